@@ -1,0 +1,92 @@
+"""Configuration of the synthetic EuRoC-format sequence generator."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+from ..calibration import load_yaml_text, read_yaml_file
+from ..errors import DatasetError
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """Options of ``navion synth``; every field has a documented unit.
+
+    duration_s: length of the sequence [s]; None takes the whole trajectory.
+    seed: drives IMU noise, image noise, world layout, frame drops and flicker.
+    imu_noise_scale: multiplies EuRoC's imu0 densities and random walks (0 = noise-free).
+    image_noise_sigma: std of additive Gaussian image noise [grey levels].
+    time_offset_ms: camera stamp minus true capture time [ms] (t_cam_stamp = t_true + offset).
+    drop_frames: fraction in [0, 1) of stereo frames removed from the output.
+    exposure_flicker: vary the exposure gain from frame to frame (both cameras alike).
+    camera_rate_hz: stereo frame rate [Hz]; must divide the 200 Hz IMU rate.
+    imu_rate_hz: IMU rate [Hz].
+    start_offset_s: start this far into a TUM trajectory [s] (twins only).
+    png_compression: zlib level 0-9 of the written PNGs (lossless at every level).
+    """
+
+    duration_s: float | None = None
+    seed: int = 0
+    imu_noise_scale: float = 1.0
+    image_noise_sigma: float = 1.0
+    time_offset_ms: float = 0.0
+    drop_frames: float = 0.0
+    exposure_flicker: bool = False
+    camera_rate_hz: float = 20.0
+    imu_rate_hz: float = 200.0
+    start_offset_s: float = 0.0
+    png_compression: int = 1
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> None:
+            raise DatasetError(f"synth config: '{name}' {why}, got {getattr(self, name)!r}")
+
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                bad(f.name, "must be finite")
+        if self.duration_s is not None and self.duration_s <= 0:
+            bad("duration_s", "must be positive")
+        if self.imu_noise_scale < 0:
+            bad("imu_noise_scale", "must be >= 0")
+        if self.image_noise_sigma < 0:
+            bad("image_noise_sigma", "must be >= 0")
+        if not 0.0 <= self.drop_frames < 1.0:
+            bad("drop_frames", "must be in [0, 1)")
+        if abs(self.time_offset_ms) > 1000.0:
+            bad("time_offset_ms", "must be within +-1000 ms")
+        if self.camera_rate_hz <= 0 or self.imu_rate_hz <= 0:
+            bad("camera_rate_hz", "and imu_rate_hz must be positive")
+        ratio = self.imu_rate_hz / self.camera_rate_hz
+        if abs(ratio - round(ratio)) > 1e-9:
+            bad("camera_rate_hz", f"must divide the IMU rate {self.imu_rate_hz} Hz")
+        if self.start_offset_s < 0:
+            bad("start_offset_s", "must be >= 0")
+        if not 0 <= self.png_compression <= 9:
+            bad("png_compression", "must be in 0..9")
+        if self.seed < 0:
+            bad("seed", "must be >= 0")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SynthConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise DatasetError(f"synth config: unknown option(s) {', '.join(unknown)}")
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise DatasetError(f"synth config: {exc}") from None
+
+    @classmethod
+    def from_yaml(cls, path: str) -> "SynthConfig":
+        from pathlib import Path
+
+        data = load_yaml_text(read_yaml_file(Path(path)), str(path))
+        try:
+            return cls.from_dict(data)
+        except DatasetError as exc:
+            raise DatasetError(str(exc), path) from None
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,131 @@
+"""Synthesises a EuRoC-format stereo-inertial sequence with exact ground truth.
+
+Time base: the trajectory's ``start_ns`` is t = 0. IMU samples and ground truth sit
+on the IMU grid ``start_ns + k * dt_imu``; camera frames are captured at every
+``imu_rate / camera_rate``-th IMU instant (as in EuRoC) and stamped
+``t_capture + time_offset`` (the perturbation a VIO must estimate).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ..calibration import euroc_cameras, euroc_imu
+from ..euroc_writer import EurocWriter
+from .config import SynthConfig
+from .imu import ImuSimConfig, simulate_imu
+from .render import StereoRenderer
+from .trajectory import BodyTrajectory, default_trajectory, trajectory_from_tum
+from .world import HallConfig, HallWorld, build_hall
+
+# Exposure flicker: gain = 1 + A sin(2 pi f t) + jitter, clipped (mimics mains
+# flicker beating against the shutter, plus auto-exposure hunting).
+FLICKER_AMPLITUDE = 0.25
+FLICKER_FREQUENCY_HZ = 0.7
+FLICKER_JITTER = 0.08
+FLICKER_RANGE = (0.5, 1.6)
+
+
+@dataclass(frozen=True)
+class SynthScene:
+    """Everything a sequence is made from; tests use it to score against truth."""
+
+    trajectory: BodyTrajectory
+    world: HallWorld
+    config: SynthConfig
+
+
+def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None) -> SynthScene:
+    """Builds the trajectory (default or TUM twin) and a hall that encloses it."""
+    if trajectory_path is None:
+        traj = default_trajectory() if config.duration_s is None else default_trajectory(
+            duration_s=max(config.duration_s, 2.5))
+        world = build_hall(HallConfig(), None, seed=config.seed)
+    else:
+        traj = trajectory_from_tum(trajectory_path, duration_s=config.duration_s,
+                                   start_offset_s=config.start_offset_s)
+        world = build_hall(HallConfig(), traj.positions(0.05), seed=config.seed)
+    return SynthScene(traj, world, config)
+
+
+def _frame_gains(times_s: np.ndarray, config: SynthConfig, rng: np.random.Generator) -> np.ndarray:
+    if not config.exposure_flicker:
+        return np.ones_like(times_s)
+    gains = (1.0 + FLICKER_AMPLITUDE * np.sin(2 * np.pi * FLICKER_FREQUENCY_HZ * times_s)
+             + FLICKER_JITTER * rng.standard_normal(times_s.shape))
+    return np.clip(gains, *FLICKER_RANGE)
+
+
+def _kept_frames(n: int, config: SynthConfig, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask of the frames that survive ``drop_frames`` (the first always does)."""
+    keep = np.ones(n, dtype=bool)
+    n_drop = int(round(config.drop_frames * n))
+    if n_drop:
+        keep[1 + rng.choice(n - 1, size=min(n_drop, n - 1), replace=False)] = False
+    return keep
+
+
+def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
+                      trajectory_path: str | Path | None = None, overwrite: bool = False,
+                      progress: Callable[[int, int], None] | None = None) -> dict:
+    """Writes ``out_dir/mav0`` and ``out_dir/navion_synth.json``; returns that metadata.
+
+    ``progress(done, total)`` is called after each rendered stereo frame.
+    """
+    scene = make_scene(config, trajectory_path)
+    traj = scene.trajectory
+    cam0, cam1 = euroc_cameras()
+    imu_cal = euroc_imu()
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3)]
+    imu_rng_seed, image_rng, frame_rng = int(rngs[0].integers(2**31)), rngs[1], rngs[2]
+
+    imu = simulate_imu(traj, imu_cal, ImuSimConfig(rate_hz=config.imu_rate_hz,
+                                                   noise_scale=config.imu_noise_scale), seed=imu_rng_seed)
+    imu_t_s = (imu.timestamps_ns - traj.start_ns) * 1e-9
+    truth = traj.evaluate(imu_t_s)
+    q_xyzw = Rotation.from_matrix(truth.R_world_body).as_quat()
+    q_wxyz = np.column_stack([q_xyzw[:, 3], q_xyzw[:, :3]])
+    q_wxyz *= np.where(q_wxyz[:, :1] < 0, -1.0, 1.0)
+
+    step = int(round(config.imu_rate_hz / config.camera_rate_hz))
+    cam_idx = np.arange(0, len(imu.timestamps_ns), step)
+    keep = _kept_frames(len(cam_idx), config, frame_rng)
+    cam_idx = cam_idx[keep]
+    offset_ns = int(round(config.time_offset_ms * 1e6))
+    gains = _frame_gains(imu_t_s[cam_idx], config, frame_rng)
+
+    renderer = StereoRenderer(scene.world, (cam0, cam1), image_noise_sigma=config.image_noise_sigma)
+    with EurocWriter(out_dir, cam0, cam1, imu_cal, png_compression=config.png_compression,
+                     overwrite=overwrite) as writer:
+        writer.write_imu(imu.timestamps_ns, imu.gyro, imu.accel)
+        writer.write_groundtruth(imu.timestamps_ns, truth.p_world_body, q_wxyz, truth.v_world,
+                                 imu.gyro_bias, imu.accel_bias)
+        for n, (k, gain) in enumerate(zip(cam_idx, gains)):
+            T = np.eye(4)
+            T[:3, :3] = truth.R_world_body[k]
+            T[:3, 3] = truth.p_world_body[k]
+            left, right = renderer.render(T, rng=image_rng, gain=float(gain))
+            writer.add_stereo(int(imu.timestamps_ns[k]) + offset_ns, left, right)
+            if progress is not None:
+                progress(n + 1, len(cam_idx))
+
+    meta = {
+        "generator": "navion-sim synth",
+        "config": config.to_dict(),
+        "trajectory": str(trajectory_path) if trajectory_path is not None else "default",
+        "start_ns": int(traj.start_ns),
+        "duration_s": float(traj.duration_s),
+        "stereo_frames": int(len(cam_idx)),
+        "dropped_frames": int((~keep).sum()),
+        "imu_samples": int(len(imu.timestamps_ns)),
+        "time_offset_ns": offset_ns,
+        "hall_bounds_min": [float(v) for v in scene.world.bounds_min],
+        "hall_bounds_max": [float(v) for v in scene.world.bounds_max],
+    }
+    Path(out_dir, "navion_synth.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return meta

@@ -1,0 +1,121 @@
+"""The ``navion`` command line: ``synth`` and ``info`` (more commands arrive with later stages).
+
+Known errors (bad paths, malformed files, invalid options) print one line
+``navion: error: ...`` and exit with code 2; they never show a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import KNOWN_ERRORS, CliError
+
+EXIT_USAGE = 2
+
+
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from datasets.synth.config import SynthConfig
+    from datasets.synth.generate import generate_sequence
+
+    from .progress import progress_bar
+
+    options = SynthConfig.from_yaml(args.config).to_dict() if args.config else {}
+    for key in ("duration_s", "seed", "imu_noise_scale", "image_noise_sigma", "time_offset_ms",
+                "drop_frames", "start_offset_s"):
+        value = getattr(args, key)
+        if value is not None:
+            options[key] = value
+    if args.exposure_flicker:
+        options["exposure_flicker"] = True
+    config = SynthConfig.from_dict(options)
+    if args.trajectory is not None and not Path(args.trajectory).is_file():
+        raise CliError(f"{args.trajectory}: trajectory file not found")
+    with progress_bar("rendering", unit="frames") as advance:
+        meta = generate_sequence(args.out, config, trajectory_path=args.trajectory,
+                                 overwrite=args.overwrite, progress=advance)
+    print(f"wrote {meta['stereo_frames']} stereo pairs, {meta['imu_samples']} IMU samples, "
+          f"{meta['duration_s']:.1f} s to {Path(args.out) / 'mav0'}")
+    return 0
+
+
+def _open_sequence(path: str, quiet: bool):
+    from datasets.euroc import open_euroc
+
+    if not Path(path).exists():
+        raise CliError(f"{path}: no such file or folder")
+    if path.endswith(".bag"):
+        from datasets.rosbag import open_bag
+
+        return open_bag(path, quiet=quiet)
+    return open_euroc(path, quiet=quiet)
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .info import print_summary
+
+    seq = _open_sequence(args.path, quiet=args.json)
+    summary = seq.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        print_summary(args.path, summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="navion", description="Navion-style VIO, mapping and hardware-cost simulation.")
+    parser.add_argument("--version", action="version", version=f"navion-sim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    synth = sub.add_parser("synth", help="synthesise a EuRoC-format stereo-inertial sequence",
+                           description="Render a textured hall along a trajectory and write the "
+                                       "EuRoC ASL layout with exact ground truth.")
+    synth.add_argument("--out", required=True, help="output folder (mav0/ is created inside)")
+    synth.add_argument("--trajectory", metavar="TUM_FILE",
+                       help="follow this TUM trajectory (an EuRoC twin) instead of the built-in one")
+    synth.add_argument("--config", metavar="YAML", help="synth options as yaml (flags override it)")
+    synth.add_argument("--duration", dest="duration_s", type=float, metavar="S",
+                       help="sequence length [s] (default: the whole trajectory; built-in 60 s)")
+    synth.add_argument("--start-offset", dest="start_offset_s", type=float, metavar="S",
+                       help="start this far into the TUM trajectory [s]")
+    synth.add_argument("--seed", type=int, help="random seed (default 0)")
+    synth.add_argument("--imu-noise-scale", dest="imu_noise_scale", type=float, metavar="S",
+                       help="scale of EuRoC's IMU noise and bias walk (0 = noise-free; default 1)")
+    synth.add_argument("--image-noise", dest="image_noise_sigma", type=float, metavar="SIGMA",
+                       help="Gaussian image noise std [grey levels] (default 1)")
+    synth.add_argument("--time-offset-ms", dest="time_offset_ms", type=float, metavar="MS",
+                       help="camera stamp minus true capture time [ms] (default 0)")
+    synth.add_argument("--drop-frames", dest="drop_frames", type=float, metavar="FRACTION",
+                       help="fraction of stereo frames to drop (default 0)")
+    synth.add_argument("--exposure-flicker", action="store_true", help="vary exposure frame to frame")
+    synth.add_argument("--overwrite", action="store_true", help="replace an existing sequence in --out")
+    synth.set_defaults(func=_cmd_synth)
+
+    info = sub.add_parser("info", help="summarise a sequence (EuRoC folder or zip, or ROS bag)",
+                          description="Summarise a EuRoC sequence: a mav0 folder, the folder above "
+                                      "it, its .zip, or a .bag.")
+    info.add_argument("path", help="sequence path")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=_cmd_info)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KNOWN_ERRORS as exc:
+        print(f"navion: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("navion: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,22 +41,26 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_sequence(path: str, quiet: bool):
+def _open_sequence(path: str, quiet: bool, calibration: str | None = None):
+    """A EuRoC folder or zip, or a ROS bag (``.bag`` file or ROS 2 bag folder)."""
     from datasets.euroc import open_euroc
 
     if not Path(path).exists():
         raise CliError(f"{path}: no such file or folder")
-    if path.endswith(".bag"):
+    is_ros2_bag = Path(path, "metadata.yaml").is_file()
+    if path.endswith(".bag") or is_ros2_bag:
         from datasets.rosbag import open_bag
 
-        return open_bag(path, quiet=quiet)
+        return open_bag(path, calibration=calibration, quiet=quiet)
+    if calibration is not None:
+        raise CliError("--calibration applies to ROS bags only (EuRoC folders carry their own)")
     return open_euroc(path, quiet=quiet)
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from .info import print_summary
 
-    seq = _open_sequence(args.path, quiet=args.json)
+    seq = _open_sequence(args.path, quiet=args.json, calibration=args.calibration)
     summary = seq.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -100,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "it, its .zip, or a .bag.")
     info.add_argument("path", help="sequence path")
     info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.add_argument("--calibration", metavar="DIR",
+                      help="for bags: folder with cam0/cam1/imu0 sensor.yaml (default: EuRoC's)")
     info.set_defaults(func=_cmd_info)
     return parser
 

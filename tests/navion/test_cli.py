@@ -141,3 +141,24 @@ def test_synth_bad_option(capsys, tmp_path):
     _expect_one_line_error(capsys, ["synth", "--out", str(tmp_path), "--drop-frames", "1.5"], "drop_frames")
     _expect_one_line_error(capsys, ["synth", "--out", str(tmp_path), "--trajectory", str(tmp_path / "x.txt")],
                            "x.txt")
+
+
+def test_info_on_bag(capsys, tmp_path):
+    pytest.importorskip("rosbags", reason="optional extra navion-sim[bags] not installed")
+    import numpy as np
+
+    from datasets.rosbag import write_euroc_bag
+
+    t0 = 1_403_636_580_838_560_000
+    rng = np.random.default_rng(0)
+    t_imu = t0 + 5_000_000 * np.arange(40, dtype=np.int64)
+    stereo = [(t0 + 50_000_000 * i, rng.integers(0, 256, (480, 752), dtype=np.uint8),
+               rng.integers(0, 256, (480, 752), dtype=np.uint8)) for i in range(3)]
+    bag = write_euroc_bag(tmp_path / "seq.bag", t_imu, rng.normal(size=(40, 3)), rng.normal(size=(40, 3)), stereo)
+    code, out, _ = run(capsys, "info", str(bag), "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["stereo_pairs"] == 3 and info["imu_samples"] == 40
+    assert info["cam0"]["intrinsics"] == [458.654, 457.296, 367.215, 248.375]
+    (tmp_path / "junk.bag").write_bytes(b"#ROSBAG V2.0\n" + b"\x00" * 50)
+    _expect_one_line_error(capsys, ["info", str(tmp_path / "junk.bag")], "junk.bag")

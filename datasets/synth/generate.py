@@ -8,7 +8,7 @@ on the IMU grid ``start_ns + k * dt_imu``; camera frames are captured at every
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -79,8 +79,8 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
     """
     scene = make_scene(config, trajectory_path)
     traj = scene.trajectory
-    cam0, cam1 = euroc_cameras()
-    imu_cal = euroc_imu()
+    cam0, cam1 = (replace(cam, rate_hz=config.camera_rate_hz) for cam in euroc_cameras())
+    imu_cal = replace(euroc_imu(), rate_hz=config.imu_rate_hz)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3)]
     imu_rng_seed, image_rng, frame_rng = int(rngs[0].integers(2**31)), rngs[1], rngs[2]
 

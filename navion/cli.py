@@ -24,7 +24,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     options = SynthConfig.from_yaml(args.config).to_dict() if args.config else {}
     for key in ("duration_s", "seed", "imu_noise_scale", "image_noise_sigma", "time_offset_ms",
-                "drop_frames", "start_offset_s"):
+                "drop_frames", "start_offset_s", "renderer"):
         value = getattr(args, key)
         if value is not None:
             options[key] = value
@@ -95,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="camera stamp minus true capture time [ms] (default 0)")
     synth.add_argument("--drop-frames", dest="drop_frames", type=float, metavar="FRACTION",
                        help="fraction of stereo frames to drop (default 0)")
+    synth.add_argument("--renderer", choices=("boxes", "open3d"),
+                       help="ray tracer: numba box tracer (default, faster) or open3d RaycastingScene")
     synth.add_argument("--exposure-flicker", action="store_true", help="vary exposure frame to frame")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing sequence in --out")
     synth.set_defaults(func=_cmd_synth)

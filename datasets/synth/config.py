@@ -23,6 +23,8 @@ class SynthConfig:
     imu_rate_hz: IMU rate [Hz].
     start_offset_s: start this far into a TUM trajectory [s] (twins only).
     png_compression: zlib level 0-9 of the written PNGs (lossless at every level).
+    renderer: ray tracer, "boxes" (numba, the hall's boxes) or "open3d" (RaycastingScene);
+        both give the same images (see datasets/synth/render.py).
     """
 
     duration_s: float | None = None
@@ -36,6 +38,7 @@ class SynthConfig:
     imu_rate_hz: float = 200.0
     start_offset_s: float = 0.0
     png_compression: int = 1
+    renderer: str = "boxes"
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> None:
@@ -66,6 +69,8 @@ class SynthConfig:
             bad("png_compression", "must be in 0..9")
         if self.seed < 0:
             bad("seed", "must be >= 0")
+        if self.renderer not in ("boxes", "open3d"):
+            bad("renderer", "must be 'boxes' or 'open3d'")
 
     @classmethod
     def from_dict(cls, data: dict) -> "SynthConfig":

@@ -44,12 +44,12 @@ def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None) -
     """Builds the trajectory (default or TUM twin) and a hall that encloses it."""
     if trajectory_path is None:
         traj = default_trajectory() if config.duration_s is None else default_trajectory(
-            duration_s=max(config.duration_s, 2.5))
-        world = build_hall(HallConfig(), None, seed=config.seed)
+            duration_s=config.duration_s, rest_s=min(2.0, config.duration_s))
     else:
         traj = trajectory_from_tum(trajectory_path, duration_s=config.duration_s,
                                    start_offset_s=config.start_offset_s)
-        world = build_hall(HallConfig(), traj.positions(0.05), seed=config.seed)
+    world = build_hall(HallConfig(), traj.positions(0.05), seed=config.seed,
+                       fit_to_trajectory=trajectory_path is not None)
     return SynthScene(traj, world, config)
 
 
@@ -99,7 +99,8 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
     offset_ns = int(round(config.time_offset_ms * 1e6))
     gains = _frame_gains(imu_t_s[cam_idx], config, frame_rng)
 
-    renderer = StereoRenderer(scene.world, (cam0, cam1), image_noise_sigma=config.image_noise_sigma)
+    renderer = StereoRenderer(scene.world, (cam0, cam1), image_noise_sigma=config.image_noise_sigma,
+                              backend=config.renderer)
     with EurocWriter(out_dir, cam0, cam1, imu_cal, png_compression=config.png_compression,
                      overwrite=overwrite) as writer:
         writer.write_imu(imu.timestamps_ns, imu.gyro, imu.accel)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from datasets.calibration import load_yaml_text
+from datasets.configuration import ConfigMixin
 
 from ._kernels import (COEFF_OPS_GENERAL, COEFF_OPS_SERIES, PREINTEGRATION_STAGE_OPS,
                        nb_so3_exp, preintegrate_imu)
@@ -58,7 +58,7 @@ def _vector3(owner: str, name: str, value) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class ImuParams:
+class ImuParams(ConfigMixin):
     """IMU noise model and gravity for preintegration (continuous-time densities, Kalibr units).
 
     gyro_noise_density [rad/s/sqrt(Hz)], accel_noise_density [m/s^2/sqrt(Hz)],
@@ -90,16 +90,6 @@ class ImuParams:
                    gyro_random_walk=calibration.gyro_random_walk,
                    accel_random_walk=calibration.accel_random_walk, **overrides)
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "ImuParams":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"ImuParams: unknown option(s) {', '.join(unknown)}")
-        return cls(**data)
-
-    @classmethod
-    def from_yaml(cls, text: str, source: str = "<imu params>") -> "ImuParams":
-        return cls.from_dict(load_yaml_text(text, source))
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 
-from ..calibration import load_yaml_text, read_yaml_file
+from ..configuration import ConfigMixin
 from ..errors import DatasetError
 
 
 @dataclass(frozen=True)
-class SynthConfig:
+class SynthConfig(ConfigMixin):
     """Options of ``navion synth``; every field has a documented unit.
 
     duration_s: length of the sequence [s]; None takes the whole trajectory.
@@ -72,26 +72,3 @@ class SynthConfig:
         if self.renderer not in ("boxes", "open3d"):
             bad("renderer", "must be 'boxes' or 'open3d'")
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "SynthConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise DatasetError(f"synth config: unknown option(s) {', '.join(unknown)}")
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise DatasetError(f"synth config: {exc}") from None
-
-    @classmethod
-    def from_yaml(cls, path: str) -> "SynthConfig":
-        from pathlib import Path
-
-        data = load_yaml_text(read_yaml_file(Path(path)), str(path))
-        try:
-            return cls.from_dict(data)
-        except DatasetError as exc:
-            raise DatasetError(str(exc), path) from None
-
-    def to_dict(self) -> dict:
-        return asdict(self)

@@ -11,18 +11,19 @@ Both are multiplied by ``noise_scale``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..calibration import ImuCalibration, load_yaml_text
+from ..calibration import ImuCalibration
+from ..configuration import ConfigMixin
 from .trajectory import BodyTrajectory
 
 _VECTOR_FIELDS = ("gravity_world", "initial_gyro_bias", "initial_accel_bias")
 
 
 @dataclass(frozen=True)
-class ImuSimConfig:
+class ImuSimConfig(ConfigMixin):
     """IMU simulation options.
 
     rate_hz: sample rate [Hz]; samples are ``round(1e9 / rate_hz)`` ns apart.
@@ -64,16 +65,6 @@ class ImuSimConfig:
         """Sample spacing [ns]."""
         return int(round(1e9 / self.rate_hz))
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "ImuSimConfig":
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise ValueError(f"ImuSimConfig: unknown option(s) {', '.join(unknown)}")
-        return cls(**data)
-
-    @classmethod
-    def from_yaml(cls, text: str, source: str = "<imu sim config>") -> "ImuSimConfig":
-        return cls.from_dict(load_yaml_text(text, source))
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import open3d as o3d
-import yaml
 
+from ..configuration import ConfigMixin
 from ..errors import DatasetError
 from . import _kernels
 
@@ -41,7 +40,7 @@ def _range(name: str, value) -> None:
 
 
 @dataclass(frozen=True)
-class HallConfig:
+class HallConfig(ConfigMixin):
     """Hall geometry and texture. Lengths in metres.
 
     size_m: interior (x, y, z) of the default hall, used when no trajectory is given.
@@ -98,23 +97,6 @@ class HallConfig:
             raise DatasetError(f"HallConfig.coverage needs {len(self.cell_sizes_m) - 1} "
                                f"probabilities in [0, 1], got {self.coverage!r}")
 
-    @classmethod
-    def from_dict(cls, data: dict) -> "HallConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise DatasetError(f"unknown HallConfig keys: {', '.join(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> "HallConfig":
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise DatasetError(f"cannot read hall config: {exc}", path) from None
-        if not isinstance(data, dict):
-            raise DatasetError("hall config must be a yaml mapping", path)
-        return cls.from_dict(data)
 
 
 @dataclass(frozen=True)

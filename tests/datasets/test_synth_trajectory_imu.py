@@ -307,7 +307,7 @@ def test_config_validation(kwargs, message):
 
 
 def test_config_from_yaml():
-    cfg = ImuSimConfig.from_yaml("rate_hz: 400\nnoise_scale: 0.5\ngravity_world: [0, 0, -9.8]\n")
+    cfg = ImuSimConfig.from_yaml_text("rate_hz: 400\nnoise_scale: 0.5\ngravity_world: [0, 0, -9.8]\n")
     assert cfg.step_ns == 2_500_000 and cfg.noise_scale == 0.5 and cfg.gravity_world == (0.0, 0.0, -9.8)
     with pytest.raises(ValueError, match="unknown option"):
         ImuSimConfig.from_dict({"rate": 200})

@@ -162,3 +162,12 @@ def test_info_on_bag(capsys, tmp_path):
     assert info["cam0"]["intrinsics"] == [458.654, 457.296, 367.215, 248.375]
     (tmp_path / "junk.bag").write_bytes(b"#ROSBAG V2.0\n" + b"\x00" * 50)
     _expect_one_line_error(capsys, ["info", str(tmp_path / "junk.bag")], "junk.bag")
+
+
+def test_synth_config_file_errors(capsys, tmp_path):
+    cfg = tmp_path / "synth.yaml"
+    cfg.write_text("seed: 2\nimu_noise: 3\n")
+    _expect_one_line_error(capsys, ["synth", "--out", str(tmp_path / "o"), "--config", str(cfg)],
+                           f"{cfg}:2", "unknown option 'imu_noise'")
+    cfg.write_text("seed: [2\n")
+    _expect_one_line_error(capsys, ["synth", "--out", str(tmp_path / "o"), "--config", str(cfg)], f"{cfg}:")

@@ -343,7 +343,7 @@ def test_validation():
         dataclasses.replace(EUROC, gravity=(0.0, 9.81))
     with pytest.raises(ValueError, match="unknown option"):
         ImuParams.from_dict({"gyro_noise": 1.0})
-    assert ImuParams.from_yaml("gyro_noise_density: 1.0e-4\naccel_noise_density: 1.0e-3\n"
+    assert ImuParams.from_yaml_text("gyro_noise_density: 1.0e-4\naccel_noise_density: 1.0e-3\n"
                                "gyro_random_walk: 1.0e-5\naccel_random_walk: 1.0e-4\n").gyro_noise_density == 1e-4
     with pytest.raises(ValueError, match="accel"):
         ImuBias(gyro=np.zeros(3), accel=[0.0, np.nan, 0.0])

@@ -69,6 +69,28 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, load_poses, plot_errors, plot_trajectories
+    from .evaluation.table import print_result
+
+    gt = load_poses(args.gt, quiet=args.json)
+    est = load_poses(args.est, quiet=args.json)
+    result = evaluate(gt, est, align=args.align, max_diff_s=args.max_diff_s, rpe_delta_m=args.delta_m)
+    if args.plot is not None:
+        out = Path(args.plot)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CliError(f"{out}: cannot create the plot folder: {exc.strerror or exc}") from None
+        plot_trajectories(gt, result.est_aligned, out / "trajectory.png")
+        plot_errors(result, out / "errors.png")
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print_result(result, gt_name=args.gt, est_name=args.est)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="navion", description="Navion-style VIO, mapping and hardware-cost simulation.")
@@ -109,6 +131,25 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--calibration", metavar="DIR",
                       help="for bags: folder with cam0/cam1/imu0 sensor.yaml (default: EuRoC's)")
     info.set_defaults(func=_cmd_info)
+
+    ev = sub.add_parser("eval", help="ATE and RPE of an estimated trajectory against ground truth",
+                        description="Associate stamps, align the estimate onto the ground truth "
+                                    "(Umeyama 1991) and report ATE and RPE with evo's definitions: "
+                                    "the figures equal evo_ape/evo_rpe on the same files.")
+    ev.add_argument("--gt", required=True, metavar="FILE",
+                    help="ground truth: TUM file, EuRoC data.csv, or EuRoC sequence folder/zip")
+    ev.add_argument("--est", required=True, metavar="FILE", help="estimated trajectory (TUM file)")
+    ev.add_argument("--align", default="se3", metavar="{se3,sim3,none}",
+                    help="se3 = evo -a (default), sim3 = evo -as (monocular), none = no alignment")
+    ev.add_argument("--max-diff", dest="max_diff_s", type=float, default=0.01, metavar="S",
+                    help="association tolerance [s] (evo's --t_max_diff; default 0.01)")
+    ev.add_argument("--delta", dest="delta_m", type=float, default=1.0, metavar="D",
+                    help="RPE pair distance along the path (default 1.0)")
+    ev.add_argument("--delta-unit", choices=("m",), default="m",
+                    help="unit of --delta: m (path metres, as evo_rpe --delta_unit m)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.add_argument("--plot", metavar="DIR", help="write trajectory.png and errors.png into DIR")
+    ev.set_defaults(func=_cmd_eval)
     return parser
 
 

@@ -1,9 +1,11 @@
 """Errors the CLI reports as one line with exit code 2 (the user's own mistakes)."""
 from datasets.errors import DatasetError
 
+from .evaluation.errors import EvaluationError
+
 
 class CliError(Exception):
     """A bad command-line argument combination or path."""
 
 
-KNOWN_ERRORS: tuple[type[BaseException], ...] = (CliError, DatasetError)
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (CliError, DatasetError, EvaluationError)

@@ -52,6 +52,12 @@ def _coerce(value, hint, name: str):
         if len(value) != len(args):
             raise TypeError(f"'{name}' must have {len(args)} elements, got {len(value)}")
         return tuple(_coerce(v, a, name) for v, a in zip(value, args))
+    if isinstance(hint, type) and issubclass(hint, ConfigMixin):
+        if isinstance(value, hint):
+            return value
+        if not isinstance(value, dict):
+            raise TypeError(f"'{name}' must be a mapping of {hint.__name__} options, got {value!r}")
+        return hint.from_dict(value)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"'{name}' must be a number, got {value!r}")
@@ -92,6 +98,8 @@ class ConfigMixin:
                 values[key] = _coerce(value, hints[key], key)
             except TypeError as exc:
                 raise ConfigError(f"{cls.__name__}: {exc}", source, _key_line(_text, key)) from None
+            except ConfigError as exc:  # inside a nested section
+                raise ConfigError(f"{cls.__name__}.{key}: {exc}", source, _key_line(_text, key)) from None
         try:
             return cls(**values)
         except (TypeError, ValueError, DatasetError) as exc:
@@ -119,5 +127,7 @@ class ConfigMixin:
     def to_dict(self) -> dict:
         """JSON/yaml-safe dict of the options (tuples become lists)."""
         def plain(v):
+            if isinstance(v, ConfigMixin):
+                return v.to_dict()
             return [plain(x) for x in v] if isinstance(v, (tuple, list)) else v
         return {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(self) if f.init}

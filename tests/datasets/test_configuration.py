@@ -54,3 +54,21 @@ def test_from_dict_raises_only_config_error(data):
         SynthConfig.from_dict(data)
     except ConfigError:
         pass
+
+
+def test_nested_sections():
+    from dataclasses import dataclass, field
+
+    from datasets.configuration import ConfigMixin
+
+    @dataclass(frozen=True)
+    class Outer(ConfigMixin):
+        hall: HallConfig = field(default_factory=HallConfig)
+        name: str = "x"
+
+    cfg = Outer.from_dict({"hall": {"n_boxes": 2}, "name": "y"})
+    assert cfg.hall.n_boxes == 2 and Outer.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match="Outer.hall: .*unknown option 'n_box'"):
+        Outer.from_dict({"hall": {"n_box": 2}})
+    with pytest.raises(ConfigError, match="mapping of HallConfig"):
+        Outer.from_dict({"hall": 3})

@@ -1,0 +1,71 @@
+"""Workload records of the front-end against the formulas of docs/frontend_workload.md,
+worked by hand for a tiny image."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from accel_model.workload import NULL_WORKLOAD, Workload
+from datasets.calibration import CameraCalibration
+from vio.frontend import Frontend, FrontendConfig
+from vio.frontend import workload as wlf
+
+W, H = 64, 48
+T_RIGHT = np.array([[1, 0, 0, 0.1], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]])
+LEFT = CameraCalibration("l", np.eye(4), (60.0, 60.0, 32.0, 24.0), "none", (), (W, H), 20.0)
+RIGHT = CameraCalibration("r", T_RIGHT, (60.0, 60.0, 32.0, 24.0), "none", (), (W, H), 20.0)
+CONFIG = FrontendConfig(max_features=12, grid_rows=2, grid_cols=2, min_distance_px=4.0, border_px=4,
+                        klt_window_px=7, pyramid_levels=2, klt_max_iterations=5, min_corner_score=0.0)
+
+
+def tiny_texture(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return cv2.GaussianBlur(rng.uniform(0, 255, (H, W)), (0, 0), 1.0).astype(np.uint8)
+
+
+def test_pyramid_pixels_are_the_sum_of_level_sizes():
+    assert wlf.pyramid_sizes(W, H, 3) == [(64, 48), (32, 24), (16, 12)]
+    assert wlf.pyramid_sizes(15, 9, 3) == [(15, 9), (8, 5), (4, 3)]
+    assert wlf.pyramid_pixels(W, H, 3) == 64 * 48 + 32 * 24 + 16 * 12
+    wl = Workload("t")
+    wlf.count_image(wl, W, H, 2)
+    assert wl.buffers["frame_pyramid"].writes_words == 64 * 48 + 32 * 24
+    assert wl.buffers["frame_pyramid"].reads_words == 64 * 48 + (64 * 48 + 32 * 24)  # pyrDown + Scharr
+    assert wl.buffers["gradients"].writes_words == 2 * (64 * 48 + 32 * 24)
+    passes = 32 * 48 + 32 * 24  # horizontal pass on 48 rows, vertical on 24
+    scharr = 2 * 2 * 3 * (64 * 48 + 32 * 24)
+    assert wl.ops[("mul", 16)] == 5 * passes + scharr
+
+
+def test_klt_count_formula():
+    wl = Workload("t")
+    wlf.count_klt(wl, n_points=10, window=7, levels=2, iterations=5)
+    n = 10 * 2
+    assert wl.total_ops("mul") == n * (15 * 49 + 10) + n * 5 * (6 * 49 + 6)
+    assert wl.total_ops("add") == n * (12 * 49 + 6) + n * 5 * (6 * 49 + 4)
+    assert wl.buffers["frame_pyramid"].reads_words == n * 64 * 6
+    assert wl.buffers["gradients"].reads_words == n * 2 * 64
+
+
+def test_frontend_workload_on_a_tiny_image():
+    fe = Frontend(LEFT, RIGHT, CONFIG)
+    first = fe.process((1, tiny_texture(0), tiny_texture(1)))
+    wl = first.workload
+    pyramid = 64 * 48 + 32 * 24
+    assert wl.buffers["frame_pyramid"].writes_words == 2 * pyramid
+    assert wl.buffers["frame_pyramid"].peak_bytes == 3 * pyramid
+    # first frame: every cell needs features and no track masks anything
+    evaluated = (W - 2 * 4) * (H - 2 * 4)
+    assert wl.buffers["corner_scores"].writes_words == evaluated
+    assert wl.total_ops("sqrt") >= evaluated
+    assert wl.buffers["feature_table"].writes_words == len(first) * wlf.FEATURE_ENTRY_WORDS
+    assert wl.buffers["feature_table"].peak_bytes == 12 * wlf.FEATURE_ENTRY_WORDS * 4
+    second = fe.process((2, tiny_texture(0), tiny_texture(1)))
+    assert second.n_tracked > 0
+    assert second.workload.buffers["feature_table"].reads_words == len(first) * wlf.FEATURE_ENTRY_WORDS
+
+
+def test_counting_off_costs_nothing():
+    fe = Frontend(LEFT, RIGHT, FrontendConfig(**{**CONFIG.to_dict(), "count_workload": False}))
+    out = fe.process((1, tiny_texture(0), tiny_texture(1)))
+    assert out.workload is NULL_WORKLOAD and len(out) > 0

@@ -1,0 +1,142 @@
+"""Front-end configuration (:class:`FrontendConfig`) and the package's error type."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import yaml
+
+
+class FrontendError(ValueError):
+    """Invalid front-end configuration, calibration or input frame."""
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """Options of the stereo front-end; every field states its unit.
+
+    Detection (Shi-Tomasi minimum-eigenvalue corners, spread over a grid):
+      max_features: features kept per frame (tracked + new).
+      grid_rows, grid_cols: detection grid; each cell holds at most ceil(max_features / cells).
+      min_distance_px: minimum distance between features [px].
+      quality_level: a corner's score must reach this fraction of the best score in its
+          cell (cv2.goodFeaturesToTrack's qualityLevel, per cell so weak cells get features).
+      min_corner_score: absolute floor of the Shi-Tomasi score (OpenCV's normalised
+          cornerMinEigenVal units; gradients of 8-bit images scaled to [0, 1]).
+      corner_block_px: side of the gradient-covariance window of the score [px], odd.
+      border_px: no detection closer than this to the image edge [px].
+    KLT (pyramidal Lucas-Kanade, Bouguet 2000):
+      klt_window_px: side of the tracking window [px], odd.
+      pyramid_levels: levels including full resolution (OpenCV maxLevel = levels - 1).
+      klt_max_iterations, klt_epsilon: stop after this many iterations or when the update
+          is below klt_epsilon [px] (per level).
+      fb_threshold_px: forward-backward consistency limit [px] (temporal and stereo).
+    Stereo (left -> right KLT, checked against the calibrated extrinsics):
+      epipolar_threshold_px: distance of the right point from the epipolar line [px].
+      min_disparity_px, max_disparity_px: accepted disparity along the baseline [px].
+      stereo_prior_depth_m: depth used to seed the right-image search of new features [m].
+      stereo_gain_compensation: scale the right image by mean(left) / mean(right) before
+          matching (the EuRoC cameras differ by ~10 % in exposure; KLT assumes equal brightness).
+    Outlier rejection (RANSAC between consecutive left frames):
+      ransac_threshold_px: epipolar inlier threshold [px].
+      ransac_confidence: probability of drawing one all-inlier sample.
+      ransac_max_iterations: hypothesis cap.
+      ransac_min_parallax_px: skip RANSAC when the median rotation-compensated flow is
+          below this [px] (near-zero translation leaves the epipolar geometry undefined).
+      ransac_seed: seed of the 2-point sampler (deterministic output).
+    Keyframes:
+      keyframe_parallax_px: new keyframe when the mean (rotation-compensated) parallax to
+          the last keyframe exceeds this [px].
+      keyframe_min_track_ratio: ... or when fewer than this fraction of the last
+          keyframe's features are still tracked.
+    count_workload: fill a Workload record per frame (False: NULL_WORKLOAD, no cost).
+    """
+
+    max_features: int = 180
+    grid_rows: int = 4
+    grid_cols: int = 6
+    min_distance_px: float = 15.0
+    quality_level: float = 0.01
+    min_corner_score: float = 1e-4
+    corner_block_px: int = 3
+    border_px: int = 8
+    klt_window_px: int = 21
+    pyramid_levels: int = 3
+    klt_max_iterations: int = 10
+    klt_epsilon: float = 0.01
+    fb_threshold_px: float = 0.5
+    epipolar_threshold_px: float = 1.5
+    min_disparity_px: float = 0.5
+    max_disparity_px: float = 120.0
+    stereo_prior_depth_m: float = 3.0
+    stereo_gain_compensation: bool = True
+    ransac_threshold_px: float = 1.0
+    ransac_confidence: float = 0.999
+    ransac_max_iterations: int = 200
+    ransac_min_parallax_px: float = 1.0
+    ransac_seed: int = 0
+    keyframe_parallax_px: float = 10.0
+    keyframe_min_track_ratio: float = 0.6
+    count_workload: bool = True
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> None:
+            raise FrontendError(f"frontend config: '{name}' {why}, got {getattr(self, name)!r}")
+
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "bool":
+                if not isinstance(value, bool):
+                    bad(f.name, "must be true or false")
+            elif f.type == "int":
+                if isinstance(value, bool) or not isinstance(value, int):
+                    bad(f.name, "must be an integer")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                bad(f.name, "must be a finite number")
+        for name in ("max_features", "grid_rows", "grid_cols", "pyramid_levels", "klt_max_iterations",
+                     "ransac_max_iterations"):
+            if getattr(self, name) < 1:
+                bad(name, "must be >= 1")
+        for name in ("min_distance_px", "klt_epsilon", "fb_threshold_px", "epipolar_threshold_px",
+                     "max_disparity_px", "stereo_prior_depth_m", "ransac_threshold_px", "keyframe_parallax_px"):
+            if getattr(self, name) <= 0:
+                bad(name, "must be > 0")
+        for name in ("min_corner_score", "border_px", "ransac_min_parallax_px", "ransac_seed"):
+            if getattr(self, name) < 0:
+                bad(name, "must be >= 0")
+        if not 0 < self.quality_level < 1:
+            bad("quality_level", "must be in (0, 1)")
+        for name in ("klt_window_px", "corner_block_px"):
+            if getattr(self, name) < 3 or getattr(self, name) % 2 == 0:
+                bad(name, "must be odd and >= 3")
+        if not 0 <= self.min_disparity_px < self.max_disparity_px:
+            bad("min_disparity_px", f"must be in [0, max_disparity_px={self.max_disparity_px})")
+        if not 0 < self.ransac_confidence < 1:
+            bad("ransac_confidence", "must be in (0, 1)")
+        if not 0 <= self.keyframe_min_track_ratio <= 1:
+            bad("keyframe_min_track_ratio", "must be in [0, 1]")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FrontendConfig:
+        if not isinstance(data, dict):
+            raise FrontendError(f"frontend config: expected a mapping, got {type(data).__name__}")
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise FrontendError(f"frontend config: unknown option(s) {', '.join(unknown)}")
+        return cls(**data)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> FrontendConfig:
+        """Reads a yaml mapping of field names to values (a missing field keeps its default)."""
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise FrontendError(f"frontend config {path}: {exc}") from None
+        try:
+            return cls.from_dict(data or {})
+        except FrontendError as exc:
+            raise FrontendError(f"{path}: {exc}") from None
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,190 @@
+"""Counting formulas of the front-end's operations and memory traffic.
+
+OpenCV does the pixel work, so each stage is counted by an analytic formula applied to
+what actually ran (image sizes, points tracked, pixels scored, hypotheses scored). The
+formulas, their sources and which counts are exact or bounds are in
+docs/frontend_workload.md; the constants below are the per-item costs listed there.
+Filter taps count as one multiply and (taps - 1) adds, trivial coefficients included.
+"""
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+
+from accel_model.workload import Workload
+
+PIXEL_BITS = 8        # image and pyramid pixels
+GRAD_BITS = 16        # Scharr derivatives, line-buffer words, filter arithmetic
+SCORE_BITS = 32       # corner scores (fixed point)
+COORD_BITS = 32       # feature coordinates and geometry (float32 on a chip)
+PYRDOWN_TAPS = 5      # 1-D binomial [1 4 6 4 1] / 16, separable
+SCHARR_TAPS = 3       # 1-D taps per pass of a separable 3x3 Scharr derivative
+SOBEL_TAPS = 3        # 1-D taps per pass of the 3x3 Sobel inside the Shi-Tomasi score
+FEATURE_ENTRY_WORDS = 12  # 32-bit words: id 2, raw uv 2, normalized xy 2, right uv 2, age 1, first seen 2, flags 1
+UNDISTORT_ITERATIONS = 30  # iteration cap of the point undistortion (a bound)
+
+# per-item operation counts (see docs/frontend_workload.md)
+SHI_TOMASI_OPS = {"mul": 2 * 2 * SOBEL_TAPS + 3 + 4, "add": 2 * 2 * (SOBEL_TAPS - 1) + 4, "sqrt": 1}
+KLT_SETUP_PIXEL_OPS = {"mul": 3 * 4 + 3, "add": 3 * 3 + 3}     # bilinear I, Ix, Iy; G += g g^T
+KLT_SETUP_POINT_OPS = {"mul": 2 + 8, "add": 6, "div": 1, "sqrt": 1, "compare": 1}  # level scale, G^-1, min eig
+KLT_ITER_PIXEL_OPS = {"mul": 4 + 2, "add": 3 + 1 + 2}         # bilinear J, residual, b += r g
+KLT_ITER_POINT_OPS = {"mul": 4 + 2, "add": 2 + 2, "compare": 1}   # delta = G^-1 b, |delta|^2 <= eps^2
+UNDISTORT_ITER_OPS = {"mul": 16, "add": 10, "div": 1}          # one plumb-bob fixed-point iteration
+UNDISTORT_POINT_OPS = {"mul": 4, "add": 4}                       # K^-1 before, K after
+PROJECT_OPS = {"mul": 3 + 9 + 12 + 2, "add": 9 + 8 + 2, "div": 2}  # depth seed -> right raw pixel
+EPIPOLAR_OPS = {"mul": 9 + 2 + 2 + 1, "add": 6 + 2 + 1, "div": 1, "sqrt": 1, "compare": 1}
+DISPARITY_OPS = {"mul": 9 + 2 + 1, "add": 6 + 2 + 1, "div": 2, "compare": 2}
+BEARING_OPS = {"mul": 3, "add": 2, "div": 3, "sqrt": 1}
+TWO_POINT_POINT_SETUP_OPS = {"mul": 9 + 6, "add": 6 + 3}                    # R f_cur, n = f_cur_rot x f_prev
+TWO_POINT_HYPOTHESIS_OPS = {"mul": 6 + 3, "add": 3 + 2, "sqrt": 1, "div": 3, "compare": 2}
+TWO_POINT_RESIDUAL_OPS = {"mul": 6 + 3 + 3 + 1, "add": 3 + 2 + 2, "sqrt": 1, "compare": 1}
+FIVE_POINT_SOLVER_OPS = {"mul": 6000, "add": 6000, "div": 100, "sqrt": 20}  # order of magnitude (estimate)
+FIVE_POINT_SOLUTIONS = 10                                                  # at most, each scored
+SAMPSON_OPS = {"mul": 9 + 9 + 6, "add": 6 + 6 + 4, "div": 1, "compare": 1}
+PARALLAX_OPS = {"mul": 9 + 2, "add": 6 + 2 + 1 + 1, "div": 2, "sqrt": 1}
+
+
+def add_ops(wl: Workload, table: dict, times: int, bits: int = COORD_BITS) -> None:
+    """Adds ``times`` x each entry of an op table."""
+    for kind, count in table.items():
+        wl.add_ops(kind, count * times, bits)
+
+
+def pyramid_sizes(width: int, height: int, levels: int) -> list[tuple[int, int]]:
+    """(w_l, h_l) of each level; cv2.pyrDown halves rounding up: w_{l+1} = (w_l + 1) // 2."""
+    sizes = [(width, height)]
+    for _ in range(levels - 1):
+        w, h = sizes[-1]
+        sizes.append(((w + 1) // 2, (h + 1) // 2))
+    return sizes
+
+
+def pyramid_pixels(width: int, height: int, levels: int) -> int:
+    """Pixels of a whole pyramid, sum over levels of w_l h_l."""
+    return sum(w * h for w, h in pyramid_sizes(width, height, levels))
+
+
+def count_image(wl: Workload, width: int, height: int, levels: int) -> None:
+    """One camera image: stored (level 0), reduced into the pyramid and differentiated.
+
+    pyrDown to level l (separable 5-tap): a horizontal pass over w_l x h_{l-1} and a
+    vertical pass over w_l x h_l; Scharr x and y on every level (2 derivatives x 2 passes
+    x 3 taps per pixel), stored as 16-bit gradients.
+    """
+    sizes = pyramid_sizes(width, height, levels)
+    wl.write("frame_pyramid", width * height, PIXEL_BITS)
+    for (w0, h0), (w1, h1) in pairwise(sizes):
+        passes = w1 * h0 + w1 * h1
+        wl.add_ops("mul", PYRDOWN_TAPS * passes, GRAD_BITS)
+        wl.add_ops("add", (PYRDOWN_TAPS - 1) * passes, GRAD_BITS)
+        wl.read("frame_pyramid", w0 * h0, PIXEL_BITS)
+        wl.write("frame_pyramid", w1 * h1, PIXEL_BITS)
+        wl.write("line_buffer", w1 * h0, GRAD_BITS)
+        wl.read("line_buffer", PYRDOWN_TAPS * w1 * h1, GRAD_BITS)
+    for w, h in sizes:
+        p = w * h
+        wl.add_ops("mul", 2 * 2 * SCHARR_TAPS * p, GRAD_BITS)
+        wl.add_ops("add", 2 * 2 * (SCHARR_TAPS - 1) * p, GRAD_BITS)
+        wl.read("frame_pyramid", p, PIXEL_BITS)
+        wl.write("line_buffer", 2 * p, GRAD_BITS)
+        wl.read("line_buffer", 2 * SCHARR_TAPS * p, GRAD_BITS)
+        wl.write("gradients", 2 * p, GRAD_BITS)
+    pixels = pyramid_pixels(width, height, levels)
+    # live: previous left, current left and right pyramids; their gradients; 5 16-bit lines of level 0
+    wl.peak("frame_pyramid", 3 * pixels)
+    wl.peak("gradients", 3 * 2 * pixels * GRAD_BITS // 8)
+    wl.peak("line_buffer", PYRDOWN_TAPS * width * GRAD_BITS // 8)
+
+
+def count_klt(wl: Workload, n_points: int, window: int, levels: int, iterations: int) -> None:
+    """Pyramidal LK on n_points, every level, ``iterations`` per level (Bouguet 2000).
+
+    Per point and level: set-up over the window (bilinear I, Ix, Iy; G), then per
+    iteration a bilinear J patch, residual and b, and a 2x2 solve. Reads (window+1)^2
+    pixels per patch (bilinear footprint). Exact for a fixed-iteration KLT; an upper
+    bound of OpenCV, which stops a point early once its update is below klt_epsilon.
+    """
+    n = n_points * levels
+    if n == 0:
+        return
+    pix, foot = window * window, (window + 1) ** 2
+    add_ops(wl, KLT_SETUP_PIXEL_OPS, n * pix)
+    add_ops(wl, KLT_SETUP_POINT_OPS, n)
+    add_ops(wl, KLT_ITER_PIXEL_OPS, n * iterations * pix)
+    add_ops(wl, KLT_ITER_POINT_OPS, n * iterations)
+    wl.read("frame_pyramid", n * foot * (1 + iterations), PIXEL_BITS)
+    wl.read("gradients", n * 2 * foot, GRAD_BITS)
+
+
+def count_undistort(wl: Workload, n_points: int) -> None:
+    """Point undistortion: UNDISTORT_ITERATIONS fixed-point iterations per point (a bound)."""
+    add_ops(wl, UNDISTORT_ITER_OPS, n_points * UNDISTORT_ITERATIONS)
+    add_ops(wl, UNDISTORT_POINT_OPS, n_points)
+
+
+def count_detection(wl: Workload, scored_pixels: int, evaluated_pixels: int, candidates: int,
+                    painted_discs: int, min_distance_px: float, block: int) -> None:
+    """Shi-Tomasi detection over the masked region of the cells that need features.
+
+    One score per evaluated pixel (Sobel, products, block sums, min eigenvalue), 8
+    compares (3x3 maximum) and 1 threshold compare per evaluated pixel, a sort of the
+    candidates (C ceil(log2 C) compares) and a min-distance disc written into the
+    detection mask per existing or accepted feature.
+    """
+    if scored_pixels == 0:
+        return
+    ops = dict(SHI_TOMASI_OPS)
+    ops["add"] += 3 * 2 * (block - 1)  # separable block sums of Ixx, Iyy, Ixy
+    add_ops(wl, ops, evaluated_pixels, SCORE_BITS)
+    wl.add_ops("compare", 9 * evaluated_pixels + candidates * max(1, math.ceil(math.log2(max(candidates, 2)))),
+               SCORE_BITS)
+    wl.read("frame_pyramid", scored_pixels, PIXEL_BITS)
+    wl.write("line_buffer", 4 * evaluated_pixels, GRAD_BITS)           # pixel + 3 products per pixel
+    wl.read("line_buffer", (SOBEL_TAPS + 3 * block) * evaluated_pixels, GRAD_BITS)
+    wl.write("corner_scores", evaluated_pixels, SCORE_BITS)
+    wl.read("corner_scores", 9 * evaluated_pixels, SCORE_BITS)
+    r = math.floor(min_distance_px)
+    disc = sum(1 for dy in range(-r, r + 1) for dx in range(-r, r + 1) if dx * dx + dy * dy <= min_distance_px ** 2)
+    wl.write("detection_mask", painted_discs * disc, PIXEL_BITS)
+    wl.read("detection_mask", evaluated_pixels + candidates, PIXEL_BITS)
+
+
+def count_gain(wl: Workload, width: int, height: int) -> None:
+    """Stereo gain compensation: both image means (adds) and a saturating scale of the right image."""
+    p = width * height
+    wl.add_ops("add", 2 * p, SCORE_BITS)
+    wl.add_ops("mul", p, GRAD_BITS)
+    wl.add_ops("compare", p, GRAD_BITS)
+    wl.add_ops("div", 1, SCORE_BITS)
+
+
+def count_stereo_checks(wl: Workload, n_seeded: int, n_checked: int) -> None:
+    """Depth-prior seeds of the right search, then epipolar and disparity checks."""
+    add_ops(wl, PROJECT_OPS, n_seeded)
+    add_ops(wl, EPIPOLAR_OPS, n_checked)
+    add_ops(wl, DISPARITY_OPS, n_checked)
+
+
+def count_two_point(wl: Workload, n_points: int, hypotheses: int) -> None:
+    """Exact count of the 2-point RANSAC kernel: bearings, set-up, hypotheses x points."""
+    add_ops(wl, BEARING_OPS, 2 * n_points)
+    add_ops(wl, TWO_POINT_POINT_SETUP_OPS, n_points)
+    add_ops(wl, TWO_POINT_HYPOTHESIS_OPS, hypotheses)
+    add_ops(wl, TWO_POINT_RESIDUAL_OPS, hypotheses * n_points)
+
+
+def count_five_point(wl: Workload, n_points: int, hypotheses: int) -> None:
+    """Estimate for cv2.findEssentialMat: solver + up to 10 solutions scored per hypothesis."""
+    add_ops(wl, FIVE_POINT_SOLVER_OPS, hypotheses)
+    add_ops(wl, SAMPSON_OPS, hypotheses * FIVE_POINT_SOLUTIONS * n_points)
+
+
+def count_parallax(wl: Workload, n_common: int) -> None:
+    add_ops(wl, PARALLAX_OPS, n_common)
+
+
+def count_feature_table(wl: Workload, n_read: int, n_written: int, capacity: int) -> None:
+    """Feature-table traffic: every entry read once and written once per frame."""
+    wl.read("feature_table", n_read * FEATURE_ENTRY_WORDS, 32)
+    wl.write("feature_table", n_written * FEATURE_ENTRY_WORDS, 32)
+    wl.peak("feature_table", capacity * FEATURE_ENTRY_WORDS * 4)

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass, fields
 
-import yaml
+from datasets.configuration import ConfigMixin
 
 
 class FrontendError(ValueError):
@@ -13,7 +12,7 @@ class FrontendError(ValueError):
 
 
 @dataclass(frozen=True)
-class FrontendConfig:
+class FrontendConfig(ConfigMixin):
     """Options of the stereo front-end; every field states its unit.
 
     Detection (Shi-Tomasi minimum-eigenvalue corners, spread over a grid):
@@ -116,27 +115,3 @@ class FrontendConfig:
             bad("ransac_confidence", "must be in (0, 1)")
         if not 0 <= self.keyframe_min_track_ratio <= 1:
             bad("keyframe_min_track_ratio", "must be in [0, 1]")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> FrontendConfig:
-        if not isinstance(data, dict):
-            raise FrontendError(f"frontend config: expected a mapping, got {type(data).__name__}")
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise FrontendError(f"frontend config: unknown option(s) {', '.join(unknown)}")
-        return cls(**data)
-
-    @classmethod
-    def from_yaml(cls, path: str | Path) -> FrontendConfig:
-        """Reads a yaml mapping of field names to values (a missing field keeps its default)."""
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise FrontendError(f"frontend config {path}: {exc}") from None
-        try:
-            return cls.from_dict(data or {})
-        except FrontendError as exc:
-            raise FrontendError(f"{path}: {exc}") from None
-
-    def to_dict(self) -> dict:
-        return asdict(self)

@@ -10,6 +10,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from datasets.calibration import CameraCalibration, euroc_cameras
+from datasets.configuration import ConfigError
 from vio.frontend import Frontend, FrontendConfig, FrontendError, _kernels
 from vio.frontend.keyframes import KeyframeSelector
 from vio.frontend.ransac import reject_outliers
@@ -264,13 +265,13 @@ def test_config_validation_is_clear(field, value, words):
 
 def test_config_from_dict_and_yaml(tmp_path):
     assert FrontendConfig.from_dict({"max_features": 150}).max_features == 150
-    with pytest.raises(FrontendError, match="unknown option"):
+    with pytest.raises(ConfigError, match="unknown option"):
         FrontendConfig.from_dict({"max_feature": 150})
     path = tmp_path / "fe.yaml"
     path.write_text("max_features: 160\nfb_threshold_px: 1.0\n")
     assert FrontendConfig.from_yaml(path) == FrontendConfig(max_features=160, fb_threshold_px=1.0)
     path.write_text("grid_rows: -1\n")
-    with pytest.raises(FrontendError, match=r"fe\.yaml: frontend config: 'grid_rows'"):
+    with pytest.raises(ConfigError, match=r"fe\.yaml:1: frontend config: 'grid_rows'"):
         FrontendConfig.from_yaml(path)
 
 

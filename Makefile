@@ -23,9 +23,14 @@ $(VENV)/.installed-test: pyproject.toml | $(VENV)/bin/activate
 	$(PIP) install --quiet -e ".[test,bags]"
 	touch $@ $(VENV)/.installed-base
 
+# The synthetic sequence is cached: delete $(DEMO_OUT)/hall_default to re-render it.
 demo: syslibs $(VENV)/.installed-base
-	$(VENV)/bin/navion synth --out $(DEMO_OUT)/hall_default --seed 0
+	@if [ ! -f $(DEMO_OUT)/hall_default/navion_synth.json ]; then \
+		rm -rf $(DEMO_OUT)/hall_default && \
+		$(VENV)/bin/navion synth --out $(DEMO_OUT)/hall_default --seed 0; \
+	fi
 	$(VENV)/bin/navion info $(DEMO_OUT)/hall_default
+	$(VENV)/bin/navion replay $(DEMO_OUT)/hall_default --out $(DEMO_OUT)/replay
 
 test: syslibs $(VENV)/.installed-test
 	$(PY) -m pytest -q

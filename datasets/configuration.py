@@ -30,7 +30,7 @@ def _key_line(text: str | None, key: str) -> int | None:
     return None
 
 
-def _coerce(value, hint, name: str):
+def _coerce(value, hint, name: str, text: str | None = None):
     """``value`` converted to the annotated type ``hint``, or TypeError with the reason."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -57,7 +57,7 @@ def _coerce(value, hint, name: str):
             return value
         if not isinstance(value, dict):
             raise TypeError(f"'{name}' must be a mapping of {hint.__name__} options, got {value!r}")
-        return hint.from_dict(value)
+        return hint.from_dict(value, _text=text)
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError(f"'{name}' must be a number, got {value!r}")
@@ -95,11 +95,13 @@ class ConfigMixin:
                 raise ConfigError(f"{cls.__name__}: unknown option '{key}' (known: {', '.join(names)})",
                                   source, _key_line(_text, str(key)))
             try:
-                values[key] = _coerce(value, hints[key], key)
+                values[key] = _coerce(value, hints[key], key, _text)
             except TypeError as exc:
                 raise ConfigError(f"{cls.__name__}: {exc}", source, _key_line(_text, key)) from None
-            except ConfigError as exc:  # inside a nested section
-                raise ConfigError(f"{cls.__name__}.{key}: {exc}", source, _key_line(_text, key)) from None
+            except ConfigError as exc:  # inside a nested section: keep the inner key's line
+                message = str(exc).split(": ", 1)[-1] if exc.line is not None else str(exc)
+                raise ConfigError(f"{cls.__name__}.{key}: {message}", source,
+                                  exc.line or _key_line(_text, key)) from None
         try:
             return cls(**values)
         except (TypeError, ValueError, DatasetError) as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import KNOWN_ERRORS, CliError
+from .sequences import open_sequence
 
 EXIT_USAGE = 2
 
@@ -41,26 +42,29 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_sequence(path: str, quiet: bool, calibration: str | None = None):
-    """A EuRoC folder or zip, or a ROS bag (``.bag`` file or ROS 2 bag folder)."""
-    from datasets.euroc import open_euroc
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from vio.pipeline import PipelineConfig
 
-    if not Path(path).exists():
-        raise CliError(f"{path}: no such file or folder")
-    is_ros2_bag = Path(path, "metadata.yaml").is_file()
-    if path.endswith(".bag") or is_ros2_bag:
-        from datasets.rosbag import open_bag
+    from .progress import progress_bar
+    from .replay import replay
 
-        return open_bag(path, calibration=calibration, quiet=quiet)
-    if calibration is not None:
-        raise CliError("--calibration applies to ROS bags only (EuRoC folders carry their own)")
-    return open_euroc(path, quiet=quiet)
+    config = PipelineConfig.from_yaml(args.config) if args.config else PipelineConfig()
+    if args.max_frames is not None and args.max_frames < 1:
+        raise CliError(f"--max-frames must be >= 1, got {args.max_frames}")
+    seq = open_sequence(args.path, calibration=args.calibration)
+    with progress_bar("replay", unit="frames", realtime=True) as advance:
+        summary = replay(seq, args.out, config, max_frames=args.max_frames, progress=advance)
+    ate = summary["ate_rmse_m"]
+    print(f"{summary['frames']} frames, {summary['resets']} resets, {summary['fps']:.1f} fps "
+          f"({summary['realtime_factor']:.2f}x real time), ATE RMSE "
+          + ("n/a (no ground truth)" if ate is None else f"{ate:.3f} m") + f"; outputs in {args.out}")
+    return 0
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from .info import print_summary
 
-    seq = _open_sequence(args.path, quiet=args.json, calibration=args.calibration)
+    seq = open_sequence(args.path, quiet=args.json, calibration=args.calibration)
     summary = seq.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -131,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--calibration", metavar="DIR",
                       help="for bags: folder with cam0/cam1/imu0 sensor.yaml (default: EuRoC's)")
     info.set_defaults(func=_cmd_info)
+
+    rp = sub.add_parser("replay", help="run stereo VIO over a sequence and write the run folder",
+                        description="Replay a EuRoC folder, zip or bag (or a synthetic sequence) through "
+                                    "the VIO pipeline; writes trajectory.tum, summary.json, workloads.jsonl "
+                                    "and, with ground truth, trajectory.png and errors.png.")
+    rp.add_argument("path", help="sequence path")
+    rp.add_argument("--out", default="out/replay", help="output folder (default out/replay)")
+    rp.add_argument("--max-frames", dest="max_frames", type=int, metavar="N", help="stop after N stereo frames")
+    rp.add_argument("--config", metavar="YAML", help="pipeline options (sections frontend, window, solver, ...)")
+    rp.add_argument("--calibration", metavar="DIR", help="for bags: folder with cam0/cam1/imu0 sensor.yaml")
+    rp.set_defaults(func=_cmd_replay)
 
     ev = sub.add_parser("eval", help="ATE and RPE of an estimated trajectory against ground truth",
                         description="Associate stamps, align the estimate onto the ground truth "

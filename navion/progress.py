@@ -12,17 +12,26 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 
 
 @contextmanager
-def progress_bar(description: str, unit: str = "items") -> Iterator[Callable[[int, int], None]]:
-    """Yields ``advance(done, total)``. On a terminal it draws a bar with the rate in
-    ``unit``/s; in logs it prints a line at every 10 % instead."""
+def progress_bar(description: str, unit: str = "items",
+                 realtime: bool = False) -> Iterator[Callable[..., None]]:
+    """Yields ``advance(done, total[, data_time_s])``. On a terminal it draws a bar with the
+    rate in ``unit``/s (and, with ``realtime``, the real-time factor: data time over wall
+    time); in logs it prints a line at every 10 % instead."""
     start = time.perf_counter()
+
+    def rates(done: int, data_time_s: float | None) -> str:
+        elapsed = max(time.perf_counter() - start, 1e-9)
+        text = f"{done / elapsed:.1f} {unit}/s"
+        if realtime and data_time_s is not None:
+            text += f", {data_time_s / elapsed:.2f}x real time"
+        return text
+
     if not sys.stderr.isatty():
         next_report = [0.1]
 
-        def report(done: int, total: int) -> None:
+        def report(done: int, total: int, data_time_s: float | None = None) -> None:
             if total and (done / total >= next_report[0] or done == total):
-                rate = done / max(time.perf_counter() - start, 1e-9)
-                print(f"{description}: {done}/{total} {unit} ({rate:.1f} {unit}/s)", file=sys.stderr)
+                print(f"{description}: {done}/{total} {unit} ({rates(done, data_time_s)})", file=sys.stderr)
                 next_report[0] = min(1.0, (done / total // 0.1 + 1) * 0.1)
 
         yield report
@@ -33,8 +42,7 @@ def progress_bar(description: str, unit: str = "items") -> Iterator[Callable[[in
     with Progress(*columns, console=Console(stderr=True)) as bar:
         task = bar.add_task(description, total=None, rate="")
 
-        def advance(done: int, total: int) -> None:
-            rate = done / max(time.perf_counter() - start, 1e-9)
-            bar.update(task, completed=done, total=total, rate=f"{rate:.1f} {unit}/s")
+        def advance(done: int, total: int, data_time_s: float | None = None) -> None:
+            bar.update(task, completed=done, total=total, rate=rates(done, data_time_s))
 
         yield advance

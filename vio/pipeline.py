@@ -1,0 +1,312 @@
+"""Stereo visual-inertial odometry end to end: front-end, initialisation, sliding window.
+
+:class:`VioPipeline` consumes the dataset message stream (``ImuSample``, ``StereoFrame``
+in time order) and emits one :class:`NavState` per camera frame once initialised.
+
+Per frame (VINS-Mono style window management, Qin et al., T-RO 2018, Sec. VI-D):
+1. the front-end tracks features, helped by the gyro's rotation since the last frame;
+2. the IMU between the newest window frame and this one is preintegrated; if the
+   newest window frame was not a keyframe it is dropped first and its IMU data merged
+   into the new factor;
+3. the frame is added to the window at the IMU prediction (the oldest keyframe is
+   marginalised when the window is full) and the window is solved;
+4. failure checks (too few stereo tracks, NaN, biases out of bounds, an implausible
+   jump against the IMU prediction) trigger a reset: the window restarts from the
+   last good state propagated by the IMU, or from a new static initialisation.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from accel_model.workload import NULL_WORKLOAD, Workload
+from datasets.calibration import CameraCalibration, ImuCalibration
+from datasets.configuration import ConfigMixin
+from datasets.messages import ImuSample, StereoFrame
+
+from .backend.problem import StereoRig
+from .backend.solver import SolverConfig, solve
+from .backend.window import SlidingWindow, WindowConfig
+from .factors.prior import LinearPrior
+from .frontend import Frontend, FrontendConfig
+from .imu_buffer import ImuBuffer
+from .initialization import InitializationError, StaticInitConfig, static_initialize
+from .lie import so3_exp
+from .navstate import NavState
+from .preintegration import ImuBias, ImuParams, ImuPreintegration
+from .state import BA, BG, ROT, VEL, KeyframeState
+
+
+@dataclass(frozen=True)
+class PipelineConfig(ConfigMixin):
+    """Options of the whole VIO pipeline (sections: frontend, window, solver, static_init).
+
+    init_window_s: IMU history used by the static initialisation [s].
+    max_keyframe_interval_s: a frame becomes a keyframe at the latest after this long [s].
+    min_stereo_tracks: fewer stereo-matched tracks than this is a tracking failure.
+    max_gyro_bias [rad/s], max_accel_bias [m/s^2]: larger bias estimates are a failure.
+    max_speed_mps: a faster velocity estimate is a failure [m/s].
+    max_jump_m: the solved position may differ from the IMU prediction by at most this [m].
+    init_gyro_bias_sigma [rad/s], init_accel_bias_sigma [m/s^2]: prior std of the biases of
+        a window's first keyframe (at rest the accel bias across gravity is unobservable).
+    restart_rotation_sigma_rad, restart_velocity_sigma_mps: prior std of attitude and
+        velocity when a window restarts from the IMU-propagated last good state.
+    count_workload: fill Workload records (off: no counting cost).
+    """
+
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    window: WindowConfig = field(default_factory=WindowConfig)
+    solver: SolverConfig = field(default_factory=lambda: SolverConfig(max_iterations=4))
+    static_init: StaticInitConfig = field(default_factory=StaticInitConfig)
+    init_window_s: float = 1.0
+    max_keyframe_interval_s: float = 0.5
+    min_stereo_tracks: int = 12
+    max_gyro_bias: float = 0.5
+    max_accel_bias: float = 2.0
+    max_speed_mps: float = 15.0
+    max_jump_m: float = 1.0
+    init_gyro_bias_sigma: float = 0.01
+    init_accel_bias_sigma: float = 0.1
+    restart_rotation_sigma_rad: float = 0.02
+    restart_velocity_sigma_mps: float = 0.2
+    count_workload: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("init_window_s", "max_keyframe_interval_s", "max_gyro_bias", "max_accel_bias",
+                     "max_speed_mps", "max_jump_m", "init_gyro_bias_sigma", "init_accel_bias_sigma",
+                     "restart_rotation_sigma_rad", "restart_velocity_sigma_mps"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"pipeline config: '{name}' must be > 0, got {getattr(self, name)!r}")
+        if self.min_stereo_tracks < 3:
+            raise ValueError(f"pipeline config: 'min_stereo_tracks' must be >= 3, got {self.min_stereo_tracks!r}")
+
+
+@dataclass
+class FrameRecord:
+    """Bookkeeping of one processed camera frame (timings [s], counts, workloads)."""
+
+    timestamp_ns: int
+    frontend_s: float
+    backend_s: float
+    n_tracks: int
+    n_stereo: int
+    is_keyframe: bool
+    status: str
+    workloads: list[Workload]
+
+
+def rig_from_calibration(cam0: CameraCalibration, cam1: CameraCalibration) -> StereoRig:
+    """The back-end's pinhole rig (undistorted pixels) of a calibrated stereo pair."""
+    return StereoRig(*cam0.intrinsics, *cam1.intrinsics, cam0.T_body_cam, cam1.T_body_cam, *cam0.resolution)
+
+
+class VioPipeline:
+    """Stereo VIO over a message stream; see the module docstring."""
+
+    def __init__(self, cam0: CameraCalibration, cam1: CameraCalibration, imu: ImuCalibration,
+                 config: PipelineConfig = PipelineConfig()):
+        if not np.allclose(imu.T_body_imu, np.eye(4)):
+            raise ValueError("VioPipeline: the IMU must define the body frame (T_body_imu = identity)")
+        self.config = config
+        self.cam0, self.cam1 = cam0, cam1
+        self.rig = rig_from_calibration(cam0, cam1)
+        self.params = ImuParams.from_calibration(imu)
+        self.frontend = Frontend(cam0, cam1, config.frontend)
+        self.imu = ImuBuffer()
+        self.records: list[FrameRecord] = []
+        self.resets = 0
+        self.reset_reasons: list[tuple[int, str]] = []
+        self.first_frame_ns: int | None = None
+        self.init_ns: int | None = None
+        self._R_c0_b = cam0.T_body_cam[:3, :3].T
+        self._window: SlidingWindow | None = None
+        self._newest_is_keyframe = True
+        self._last_keyframe_ns = 0
+        self._last_frame_ns: int | None = None
+        self._last_good: NavState | None = None
+        self._reset_pending = False
+
+    # ------------------------------------------------------------------ stream
+
+    @property
+    def initialized(self) -> bool:
+        return self._window is not None
+
+    def process(self, message) -> NavState | None:
+        """Feeds one message; returns the NavState when ``message`` is a camera frame and
+        the estimator is initialised, else None."""
+        if isinstance(message, ImuSample):
+            self.imu.add(message.timestamp_ns, message.gyro, message.accel)
+            return None
+        if isinstance(message, StereoFrame):
+            return self.process_frame(message)
+        raise TypeError(f"VioPipeline.process: unsupported message {type(message).__name__}")
+
+    def run(self, messages):
+        """Yields the NavState of every camera frame after initialisation."""
+        for message in messages:
+            state = self.process(message)
+            if state is not None:
+                yield state
+
+    # ------------------------------------------------------------------ frames
+
+    def _gyro_rotation(self, t0: int, t1: int, bias_g: np.ndarray) -> np.ndarray | None:
+        """R_cam0prev_cam0cur predicted from the gyro between two frame stamps."""
+        seg = self.imu.segment(t0, t1)
+        if seg is None:
+            return None
+        R = np.eye(3)
+        for dt, w in zip(seg[0], seg[1]):
+            R = R @ so3_exp((w - bias_g) * dt)
+        return self._R_c0_b @ R @ self._R_c0_b.T
+
+    def process_frame(self, frame: StereoFrame) -> NavState | None:
+        t = int(frame.timestamp_ns)
+        if self._last_frame_ns is not None and t <= self._last_frame_ns:
+            return None
+        if self.first_frame_ns is None:
+            self.first_frame_ns = t
+        bias_g = self._window.states[-1].bg if self._window is not None else np.zeros(3)
+        R_pred = None if self._last_frame_ns is None else self._gyro_rotation(self._last_frame_ns, t, bias_g)
+        start = time.perf_counter()
+        tracks = self.frontend.process(frame, R_pred)
+        frontend_s = time.perf_counter() - start
+        self._last_frame_ns = t
+
+        start = time.perf_counter()
+        workloads = [tracks.workload]
+        if self._window is None:
+            state = self._try_initialize(t, tracks)
+        else:
+            state = self._track(t, tracks, workloads)
+        backend_s = time.perf_counter() - start
+        self.records.append(FrameRecord(t, frontend_s, backend_s, len(tracks.ids), tracks.n_stereo,
+                                        bool(tracks.is_keyframe), "init" if state is None else state.status,
+                                        workloads))
+        return state
+
+    def _stereo(self, tracks):
+        sel = tracks.has_right
+        return tracks.ids[sel], tracks.uv_left[sel], tracks.uv_right[sel]
+
+    def _start_window(self, t: int, state: KeyframeState, tracks, restart: bool = False) -> None:
+        """A new window whose first keyframe carries a prior on its biases (and, on a
+        restart, on attitude and velocity); position and yaw are the window's gauge."""
+        c = self.config
+        self._window = SlidingWindow(self.rig, c.window)
+        ids, uv_l, uv_r = self._stereo(tracks)
+        kf = self._window.add_keyframe(t, state, None, ids, uv_l, uv_r)
+        sigma = np.full(15, np.inf)
+        sigma[BG], sigma[BA] = c.init_gyro_bias_sigma, c.init_accel_bias_sigma
+        if restart:
+            sigma[ROT], sigma[VEL] = c.restart_rotation_sigma_rad, c.restart_velocity_sigma_mps
+        rows = np.flatnonzero(np.isfinite(sigma))
+        J = np.zeros((len(rows), 15))
+        J[np.arange(len(rows)), rows] = 1.0 / sigma[rows]
+        self._window.priors.append(LinearPrior([kf], [state], J, np.zeros(len(rows))))
+        self._newest_is_keyframe = True
+        self._last_keyframe_ns = t
+
+    def _try_initialize(self, t: int, tracks) -> NavState | None:
+        if self._reset_pending and self._last_good is not None and self._restart_from_last_good(t, tracks):
+            return self._output(t, status="reset")
+        window_ns = int(self.config.init_window_s * 1e9)
+        stamps, gyro, accel = self.imu.window(t - window_ns, t)
+        if len(stamps) < 2 or stamps[0] > t - window_ns + 20_000_000:
+            return None
+        try:
+            init = static_initialize(stamps, gyro, accel, self.config.static_init)
+        except InitializationError:
+            return None
+        if tracks.n_stereo < self.config.min_stereo_tracks:
+            return None
+        self.params = ImuParams(self.params.gyro_noise_density, self.params.accel_noise_density,
+                                self.params.gyro_random_walk, self.params.accel_random_walk,
+                                gravity=(0.0, 0.0, -self.config.static_init.gravity_magnitude))
+        state = KeyframeState(init.R_world_body, np.zeros(3), np.zeros(3), init.bias.gyro, init.bias.accel)
+        if self._last_good is not None:  # keep the world frame of the earlier estimate
+            state = KeyframeState(init.R_world_body, self._last_good.p_world_body.copy(), np.zeros(3),
+                                  init.bias.gyro, init.bias.accel)
+        self._start_window(t, state, tracks)
+        if self.init_ns is None:
+            self.init_ns = t
+        status = "reset" if self._reset_pending else "tracking"
+        self._reset_pending = False
+        return self._output(t, status=status)
+
+    def _restart_from_last_good(self, t: int, tracks) -> bool:
+        """Restarts the window at the last good state propagated by the IMU (if recent)."""
+        good = self._last_good
+        if t - good.timestamp_ns > 1_000_000_000 or tracks.n_stereo < self.config.min_stereo_tracks:
+            return False
+        pim = self._preintegrate(good.timestamp_ns, t, ImuBias(good.gyro_bias, good.accel_bias))
+        if pim is None:
+            return False
+        R, p, v = pim.predict(good.R_world_body, good.p_world_body, good.v_world)
+        self._start_window(t, KeyframeState(R, p, v, good.gyro_bias, good.accel_bias), tracks, restart=True)
+        self._reset_pending = False
+        return True
+
+    def _preintegrate(self, t0: int, t1: int, bias: ImuBias, workload=NULL_WORKLOAD) -> ImuPreintegration | None:
+        seg = self.imu.segment(t0, t1)
+        if seg is None:
+            return None
+        pim = ImuPreintegration(self.params, bias, workload=workload)
+        pim.integrate_batch(*seg)
+        return pim
+
+    def _track(self, t: int, tracks, workloads: list[Workload]) -> NavState | None:
+        window = self._window
+        newest = window.states[-1]
+        counting = self.config.count_workload
+        imu_wl = Workload("preintegration") if counting else NULL_WORKLOAD
+        pim = self._preintegrate(window.timestamps_ns[-1], t, ImuBias(newest.bg, newest.ba), imu_wl)
+        if pim is None:  # IMU gap: the window cannot bridge it
+            return self._fail(t, tracks, "imu gap")
+        if not self._newest_is_keyframe and len(window) >= 2:
+            merged = window.pims[-1].merge(pim)
+            window.drop_non_keyframe(-1)
+            pim = merged
+        base = window.states[-1]
+        R, p, v = pim.predict(base.R, base.p, base.v)
+        ids, uv_l, uv_r = self._stereo(tracks)
+        if len(ids) < self.config.min_stereo_tracks:
+            return self._fail(t, tracks, "too few stereo tracks")
+        window.add_keyframe(t, KeyframeState(R, p, v, base.bg, base.ba), pim, ids, uv_l, uv_r)
+        diagnostics = solve(window, self.config.solver)
+        workloads += [imu_wl, diagnostics.workload] if counting else []
+        solved = window.states[-1]
+        if not self._healthy(solved, p):
+            return self._fail(t, tracks, "implausible state")
+        self._newest_is_keyframe = bool(tracks.is_keyframe) or (
+            t - self._last_keyframe_ns >= self.config.max_keyframe_interval_s * 1e9)
+        if self._newest_is_keyframe:
+            self._last_keyframe_ns = t
+        self.imu.discard_before(window.timestamps_ns[0] - 2_000_000_000)
+        return self._output(t)
+
+    def _healthy(self, s: KeyframeState, p_pred: np.ndarray) -> bool:
+        c = self.config
+        values = np.concatenate([s.R.ravel(), s.p, s.v, s.bg, s.ba])
+        return bool(np.isfinite(values).all() and np.linalg.norm(s.bg) <= c.max_gyro_bias
+                    and np.linalg.norm(s.ba) <= c.max_accel_bias and np.linalg.norm(s.v) <= c.max_speed_mps
+                    and np.linalg.norm(s.p - p_pred) <= c.max_jump_m)
+
+    def _fail(self, t: int, tracks, reason: str) -> NavState | None:
+        """Drops the window; the next frames re-initialise (see :meth:`_try_initialize`)."""
+        self.resets += 1
+        self.reset_reasons.append((t, reason))
+        self._window = None
+        self._reset_pending = True
+        return self._try_initialize(t, tracks)
+
+    def _output(self, t: int, status: str = "tracking") -> NavState:
+        s = self._window.states[-1]
+        T = np.eye(4)
+        T[:3, :3], T[:3, 3] = s.R, s.p
+        state = NavState(t, T, s.v.copy(), s.bg.copy(), s.ba.copy(), status)
+        self._last_good = state
+        return state

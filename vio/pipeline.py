@@ -33,11 +33,13 @@ from .backend.window import SlidingWindow, WindowConfig
 from .factors.prior import LinearPrior
 from .frontend import Frontend, FrontendConfig
 from .imu_buffer import ImuBuffer
-from .initialization import InitializationError, StaticInitConfig, static_initialize
+from .initialization import (InitializationError, StaticInitConfig, static_initialize,
+                             visual_inertial_alignment)
 from .lie import so3_exp
 from .navstate import NavState
 from .preintegration import ImuBias, ImuParams, ImuPreintegration
 from .state import BA, BG, ROT, VEL, KeyframeState
+from .stereo_odometry import StereoOdometry
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class PipelineConfig(ConfigMixin):
     """Options of the whole VIO pipeline (sections: frontend, window, solver, static_init).
 
     init_window_s: IMU history used by the static initialisation [s].
+    dynamic_init_window_s: span of stereo odometry aligned with the IMU when the sequence
+        starts (or resumes) in motion [s].
     max_keyframe_interval_s: a frame becomes a keyframe at the latest after this long [s].
     min_stereo_tracks: fewer stereo-matched tracks than this is a tracking failure.
     max_gyro_bias [rad/s], max_accel_bias [m/s^2]: larger bias estimates are a failure.
@@ -62,6 +66,7 @@ class PipelineConfig(ConfigMixin):
     solver: SolverConfig = field(default_factory=lambda: SolverConfig(max_iterations=4))
     static_init: StaticInitConfig = field(default_factory=StaticInitConfig)
     init_window_s: float = 1.0
+    dynamic_init_window_s: float = 1.5
     max_keyframe_interval_s: float = 0.5
     min_stereo_tracks: int = 12
     max_gyro_bias: float = 0.5
@@ -75,7 +80,7 @@ class PipelineConfig(ConfigMixin):
     count_workload: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("init_window_s", "max_keyframe_interval_s", "max_gyro_bias", "max_accel_bias",
+        for name in ("init_window_s", "dynamic_init_window_s", "max_keyframe_interval_s", "max_gyro_bias", "max_accel_bias",
                      "max_speed_mps", "max_jump_m", "init_gyro_bias_sigma", "init_accel_bias_sigma",
                      "restart_rotation_sigma_rad", "restart_velocity_sigma_mps"):
             if not getattr(self, name) > 0:
@@ -132,6 +137,7 @@ class VioPipeline:
         self._last_frame_ns: int | None = None
         self._last_good: NavState | None = None
         self._reset_pending = False
+        self._odometry = StereoOdometry(self.rig)
 
     # ------------------------------------------------------------------ stream
 
@@ -225,7 +231,7 @@ class VioPipeline:
         try:
             init = static_initialize(stamps, gyro, accel, self.config.static_init)
         except InitializationError:
-            return None
+            return self._try_dynamic_initialize(t, tracks)
         if tracks.n_stereo < self.config.min_stereo_tracks:
             return None
         self.params = ImuParams(self.params.gyro_noise_density, self.params.accel_noise_density,
@@ -236,6 +242,41 @@ class VioPipeline:
             state = KeyframeState(init.R_world_body, self._last_good.p_world_body.copy(), np.zeros(3),
                                   init.bias.gyro, init.bias.accel)
         self._start_window(t, state, tracks)
+        if self.init_ns is None:
+            self.init_ns = t
+        status = "reset" if self._reset_pending else "tracking"
+        self._reset_pending = False
+        return self._output(t, status=status)
+
+    def _try_dynamic_initialize(self, t: int, tracks) -> NavState | None:
+        """Visual-inertial alignment of stereo odometry over the last
+        ``dynamic_init_window_s`` (Qin et al., VINS-Mono, Sec. V-B, with metric scale)."""
+        odo = self._odometry
+        odo.add(t, tracks)
+        span_ns = int(self.config.dynamic_init_window_s * 1e9)
+        if len(odo) < 3 or odo.timestamps_ns[-1] - odo.timestamps_ns[0] < span_ns:
+            return None
+        first = int(np.searchsorted(odo.timestamps_ns, odo.timestamps_ns[-1] - span_ns, side="right")) - 1
+        stamps, poses = odo.timestamps_ns[first:], odo.poses[first:]
+        step = max(1, len(stamps) // 10)  # about ten keyframes over the window
+        keep = list(range(0, len(stamps), step))
+        keep[-1] = len(stamps) - 1
+        pims = [self._preintegrate(stamps[a], stamps[b], ImuBias.zero()) for a, b in zip(keep, keep[1:])]
+        if any(p is None for p in pims):
+            return None
+        try:
+            states = visual_inertial_alignment(np.array([stamps[k] for k in keep]), [poses[k][:3, :3] for k in keep],
+                                               [poses[k][:3, 3] for k in keep], pims,
+                                               self.config.static_init.gravity_magnitude)
+        except InitializationError:
+            return None
+        s = states[-1]
+        if np.linalg.norm(s.bias.gyro) > self.config.max_gyro_bias or np.linalg.norm(s.v_world) > self.config.max_speed_mps:
+            return None
+        p0 = self._last_good.p_world_body if self._last_good is not None else np.zeros(3)
+        state = KeyframeState(s.R_world_body, s.p_world_body + p0, s.v_world, s.bias.gyro, s.bias.accel)
+        self._start_window(t, state, tracks, restart=True)
+        odo.reset()
         if self.init_ns is None:
             self.init_ns = t
         status = "reset" if self._reset_pending else "tracking"

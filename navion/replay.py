@@ -42,7 +42,7 @@ def replay(seq, out_dir: str | Path, config: PipelineConfig = PipelineConfig(), 
     pipeline = VioPipeline(seq.cam0, seq.cam1, seq.imu, config)
     total = len(seq.stereo_timestamps_ns) if max_frames is None else min(max_frames, len(seq.stereo_timestamps_ns))
     states, frames = [], 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with open(out / "workloads.jsonl", "w", encoding="utf-8") as workloads:
         for message in prefetch_images(seq.messages()):
             if isinstance(message, StereoFrame) and frames >= total:
@@ -58,11 +58,12 @@ def replay(seq, out_dir: str | Path, config: PipelineConfig = PipelineConfig(), 
                 states.append(state)
             if progress is not None:
                 progress(frames, total, (message.timestamp_ns - pipeline.first_frame_ns) * 1e-9)
-    wall_s = time.perf_counter() - start
-    return _write_outputs(out, seq, pipeline, states, frames, wall_s)
+    wall_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+    return _write_outputs(out, seq, pipeline, states, frames, wall_s, cpu_s)
 
 
-def _write_outputs(out: Path, seq, pipeline: VioPipeline, states: list, frames: int, wall_s: float) -> dict:
+def _write_outputs(out: Path, seq, pipeline: VioPipeline, states: list, frames: int, wall_s: float,
+                   cpu_s: float) -> dict:
     stamps = np.array([s.timestamp_ns for s in states], dtype=np.int64)
     p = np.array([s.p_world_body for s in states]).reshape(-1, 3)
     R = np.array([s.R_world_body for s in states]).reshape(-1, 3, 3)
@@ -76,6 +77,8 @@ def _write_outputs(out: Path, seq, pipeline: VioPipeline, states: list, frames: 
         "resets": pipeline.resets,
         "reset_reasons": [{"timestamp_ns": t, "reason": r} for t, r in pipeline.reset_reasons],
         "fps": frames / wall_s if wall_s > 0 else None,
+        "wall_time_s": wall_s,
+        "process_cpu_time_s": cpu_s,
         "realtime_factor": span_s / wall_s if wall_s > 0 else None,
         "init_time_s": None if pipeline.init_ns is None else (pipeline.init_ns - pipeline.first_frame_ns) * 1e-9,
         "frontend_ms_mean": 1e3 * float(np.mean([r.frontend_s for r in records])) if records else None,

@@ -115,7 +115,9 @@ def test_noise_model_and_whitening():
     factor = ImuFactor(pim, 5, 6)
     T = pim.dt_s
     cov = factor.covariance()
-    np.testing.assert_array_equal(cov[:9, :9], pim.covariance)
+    within = np.zeros((9, 9))
+    within[6:, 6:] = np.eye(3) * PARAMS.accel_noise_density**2 * np.sum(pim.raw_samples()[0] ** 3) / 12
+    np.testing.assert_array_equal(cov[:9, :9], pim.covariance + within)
     np.testing.assert_allclose(np.diag(cov)[9:12], PARAMS.gyro_random_walk**2 * T, rtol=1e-15)
     np.testing.assert_allclose(np.diag(cov)[12:], PARAMS.accel_random_walk**2 * T, rtol=1e-15)
     assert np.all(cov[:9, 9:] == 0)
@@ -128,6 +130,14 @@ def test_noise_model_and_whitening():
     assert rw @ rw == pytest.approx(r @ info @ r, rel=1e-9)
     np.testing.assert_allclose(Jiw.T @ Jjw, Ji.T @ info @ Jj, rtol=1e-8, atol=1e-8 * np.abs(Ji.T @ info @ Jj).max())
     assert (factor.i, factor.j, factor.dim) == (5, 6, 15)
+
+
+def test_single_sample_covariance_is_positive_definite():
+    """One held sample correlates velocity and position fully; the factor's covariance stays PD."""
+    pim = ImuPreintegration(PARAMS)
+    pim.integrate(0.05, np.array([0.1, 0.0, 0.0]), np.array([0.0, 0.0, 9.81]))
+    assert np.linalg.eigvalsh(pim.covariance).min() < 1e-20
+    np.linalg.cholesky(ImuFactor(pim, 0, 1).covariance())
 
 
 def test_factor_rejects_bad_input():

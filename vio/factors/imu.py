@@ -100,11 +100,19 @@ class ImuFactor:
         return Ji, Jj
 
     def covariance(self) -> np.ndarray:
-        """15x15 residual covariance: block-diag(pim.covariance, bias random-walk)."""
+        """15x15 residual covariance: block-diag(pim.covariance, bias random-walk).
+
+        The held-sample model keeps each accelerometer noise sample constant over its
+        interval, so one sample moves velocity and position with correlation 1 (a singular
+        covariance). White noise within the interval adds sigma^2 dt^3 / 12 to the position
+        variance (continuous dt^3/3 against held dt^3/4); it is added here per sample.
+        """
         p = self.pim.params
         T = self.pim.dt_s
         cov = np.zeros((15, 15))
         cov[:9, :9] = self.pim.covariance
+        dt = self.pim.raw_samples()[0]
+        cov[6:9, 6:9] += np.eye(3) * p.accel_noise_density ** 2 * float(np.sum(dt ** 3)) / 12.0
         cov[9:12, 9:12] = np.eye(3) * p.gyro_random_walk ** 2 * T
         cov[12:15, 12:15] = np.eye(3) * p.accel_random_walk ** 2 * T
         return cov

@@ -20,9 +20,9 @@ import numpy as np
 from .calibration import load_yaml_text, parse_camera_yaml, parse_imu_yaml
 from .errors import DatasetError, WarningCounter
 from .euroc_csv import read_image_index, read_numeric_csv
-from .messages import CameraFrame, GroundTruthState, ImuSample, StereoFrame
+from .messages import CameraFrame, GroundTruthState
+from .stream import CAMERAS, StereoInertialSequence
 
-CAMERAS = ("cam0", "cam1")
 REQUIRED = ("cam0/sensor.yaml", "cam1/sensor.yaml", "imu0/sensor.yaml",
             "cam0/data.csv", "cam1/data.csv", "imu0/data.csv")
 GROUNDTRUTH_CSV = "state_groundtruth_estimate0/data.csv"
@@ -158,7 +158,7 @@ def _decode_gray8(data: bytes, where: str) -> np.ndarray:
     return image
 
 
-class EurocSequence:
+class EurocSequence(StereoInertialSequence):
     """One EuRoC sequence: calibration, IMU, stereo frames (lazy images) and optional ground truth.
 
     Build it with :func:`open_euroc`. Tolerated input problems are dropped and counted
@@ -216,9 +216,6 @@ class EurocSequence:
 
     # -- images ---------------------------------------------------------------------------------
 
-    def _check_camera(self, camera: str) -> None:
-        if camera not in CAMERAS:
-            raise ValueError(f"unknown camera {camera!r}; expected one of {CAMERAS}")
 
     def _load(self, rel: str) -> np.ndarray:
         return _decode_gray8(self._source.read_bytes(rel), self._source.where(rel))
@@ -235,75 +232,30 @@ class EurocSequence:
             raise DatasetError(f"{camera} has no valid frame at {int(timestamp_ns)} ns", self.root)
         return self._load(f"{camera}/data/{name}")
 
-    def camera_timestamps_ns(self, camera: str = "cam0") -> np.ndarray:
-        """int64 stamps of the valid frames of ``camera`` ('cam0' or 'cam1')."""
-        self._check_camera(camera)
-        return self._camera_ns[camera]
 
     # -- streams ----------------------------------------------------------------------------------
 
-    def _stereo_frame(self, timestamp_ns: int) -> StereoFrame:
-        return StereoFrame(timestamp_ns, self._frame("cam0", timestamp_ns), self._frame("cam1", timestamp_ns))
 
-    def _imu_sample(self, k: int) -> ImuSample:
-        return ImuSample(int(self.imu_timestamps_ns[k]), self.imu_gyro[k], self.imu_accel[k])
 
-    def stereo_frames(self) -> Iterator[StereoFrame]:
-        return map(self._stereo_frame, self.stereo_timestamps_ns.tolist())
 
-    def imu_samples(self) -> Iterator[ImuSample]:
-        return map(self._imu_sample, range(len(self.imu_timestamps_ns)))
+
+    def _groundtruth_count(self) -> int:
+        return 0 if self.groundtruth is None else len(self.groundtruth)
 
     def groundtruth_states(self) -> Iterator[GroundTruthState]:
         return iter(()) if self.groundtruth is None else self.groundtruth.states()
 
-    def messages(self, start_ns: Optional[int] = None,
-                 end_ns: Optional[int] = None) -> Iterator[Union[ImuSample, StereoFrame]]:
-        """IMU samples and stereo frames with start_ns <= t <= end_ns, in time order (IMU first on ties)."""
-        imu_t, cam_t = self.imu_timestamps_ns, self.stereo_timestamps_ns
-        lo = np.iinfo(np.int64).min if start_ns is None else int(start_ns)
-        hi = np.iinfo(np.int64).max if end_ns is None else int(end_ns)
-        i, i_end = int(np.searchsorted(imu_t, lo, "left")), int(np.searchsorted(imu_t, hi, "right"))
-        frames_t = cam_t[np.searchsorted(cam_t, lo, "left"):np.searchsorted(cam_t, hi, "right")]
-        imu_until = np.searchsorted(imu_t, frames_t, "right")  # IMU samples with t <= frame stamp
-        for t, n in zip(frames_t.tolist(), imu_until.tolist()):
-            yield from map(self._imu_sample, range(i, n))
-            i = n
-            yield self._stereo_frame(t)
-        yield from map(self._imu_sample, range(i, i_end))
 
     # -- bookkeeping ------------------------------------------------------------------------------
 
-    def summary(self) -> dict:
-        """JSON-serialisable overview; duration_s spans all IMU and camera stamps, rates are medians."""
-        stamps = [a for a in (self.imu_timestamps_ns, *self._camera_ns.values()) if len(a)]
-        duration_ns = max(int(a[-1]) for a in stamps) - min(int(a[0]) for a in stamps) if stamps else 0
-        return {
-            "camera_frames": sum(len(a) for a in self._camera_ns.values()),
-            "stereo_pairs": len(self.stereo_timestamps_ns),
-            "imu_samples": len(self.imu_timestamps_ns),
-            "duration_s": duration_ns * 1e-9,
-            "imu_rate_hz": _median_rate_hz(self.imu_timestamps_ns),
-            "camera_rate_hz": _median_rate_hz(self.stereo_timestamps_ns),
-            "groundtruth_samples": 0 if self.groundtruth is None else len(self.groundtruth),
-            "warnings": self.warnings.as_dict(),
-            "cam0": self.cam0.to_dict(),
-            "cam1": self.cam1.to_dict(),
-        }
 
     def close(self) -> None:
         """Release the zip file handle (it reopens if images are loaded later)."""
         self._source.close()
 
-    def __enter__(self) -> "EurocSequence":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
-def _median_rate_hz(stamps_ns: np.ndarray) -> Optional[float]:
-    return float(1e9 / np.median(np.diff(stamps_ns))) if len(stamps_ns) > 1 else None
+
 
 
 def open_euroc(path: Union[str, Path], quiet: bool = False) -> EurocSequence:

@@ -12,27 +12,25 @@ checks their encoding and size.
 """
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections import Counter
 from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 
 from .calibration import (CameraCalibration, ImuCalibration, euroc_cameras, euroc_imu, parse_camera_yaml,
                           parse_imu_yaml, read_yaml_file)
 from .errors import DatasetError, WarningCounter
-from .messages import CameraFrame, ImuSample, StereoFrame
+from .messages import CameraFrame
+from .stream import StereoInertialSequence
 
 IMAGE = "sensor_msgs/msg/Image"
 IMU = "sensor_msgs/msg/Imu"
 POINT = "geometry_msgs/msg/PointStamped"
 TRANSFORM = "geometry_msgs/msg/TransformStamped"
 MONO_ENCODINGS = ("mono8", "8UC1")
-CAMERAS = ("cam0", "cam1")
 
 
 @dataclass(frozen=True)
@@ -107,11 +105,8 @@ def _frozen(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _median_rate_hz(stamps_ns: np.ndarray) -> float | None:
-    return float(1e9 / np.median(np.diff(stamps_ns))) if len(stamps_ns) > 1 else None
 
-
-class RosBag:
+class RosBag(StereoInertialSequence):
     """A scanned ROS bag: IMU arrays in memory, camera frames as lazy references into the bag.
 
     Mirrors ``datasets.euroc.EurocSequence``. Attributes: ``cam0``, ``cam1``
@@ -272,9 +267,6 @@ class RosBag:
         rows = np.frombuffer(msg.data, dtype=np.uint8, count=msg.step * msg.height)
         return rows.reshape(msg.height, msg.step)[:, :msg.width].copy()
 
-    def _check_camera(self, camera: str) -> None:
-        if camera not in CAMERAS:
-            raise ValueError(f"unknown camera {camera!r}; expected one of {CAMERAS}")
 
     def load_image(self, camera: str, timestamp_ns: int) -> np.ndarray:
         """uint8 (height, width) image of ``camera`` at a valid frame stamp; DatasetError if unreadable."""
@@ -284,57 +276,20 @@ class RosBag:
             raise DatasetError(f"{camera} has no valid frame at {int(timestamp_ns)} ns", self.path)
         return self._load_image(key)
 
-    def camera_timestamps_ns(self, camera: str = "cam0") -> np.ndarray:
-        """int64 stamps of the valid frames of ``camera`` ('cam0' or 'cam1')."""
-        self._check_camera(camera)
-        return self._camera_ns[camera]
 
     # -- streams --------------------------------------------------------------------------------
     def _frame(self, camera: str, timestamp_ns: int) -> CameraFrame:
         key = self._keys[camera][timestamp_ns]
         return CameraFrame(timestamp_ns, camera, f"{self.path}:{key[0]}", partial(self._load_image, key))
 
-    def _stereo_frame(self, timestamp_ns: int) -> StereoFrame:
-        return StereoFrame(timestamp_ns, self._frame("cam0", timestamp_ns), self._frame("cam1", timestamp_ns))
 
-    def _imu_sample(self, k: int) -> ImuSample:
-        return ImuSample(int(self.imu_timestamps_ns[k]), self.imu_gyro[k], self.imu_accel[k])
 
-    def stereo_frames(self) -> Iterator[StereoFrame]:
-        """Stereo pairs in time order; pixels are read from the bag on first access."""
-        return map(self._stereo_frame, self.stereo_timestamps_ns.tolist())
 
-    def imu_samples(self) -> Iterator[ImuSample]:
-        return map(self._imu_sample, range(len(self.imu_timestamps_ns)))
 
-    def messages(self, start_ns: int | None = None,
-                 end_ns: int | None = None) -> Iterator[ImuSample | StereoFrame]:
-        """IMU samples and stereo frames with start_ns <= t <= end_ns, in time order (IMU first on ties)."""
-        lo = np.iinfo(np.int64).min if start_ns is None else int(start_ns)
-        hi = np.iinfo(np.int64).max if end_ns is None else int(end_ns)
-        imu_t, cam_t = self.imu_timestamps_ns, self.stereo_timestamps_ns
-        imu = map(self._imu_sample, range(np.searchsorted(imu_t, lo), np.searchsorted(imu_t, hi, "right")))
-        frames_t = cam_t[np.searchsorted(cam_t, lo):np.searchsorted(cam_t, hi, "right")]
-        stereo = map(self._stereo_frame, frames_t.tolist())
-        return heapq.merge(imu, stereo, key=lambda m: m.timestamp_ns)  # stable: IMU wins ties
 
-    def summary(self) -> dict:
-        """JSON-serialisable overview, keyed like ``EurocSequence.summary()``; duration_s spans all
-        IMU and camera stamps, rates [Hz] are medians (None under two samples)."""
-        stamps = [a for a in (self.imu_timestamps_ns, *self._camera_ns.values()) if len(a)]
-        duration_ns = max(int(a[-1]) for a in stamps) - min(int(a[0]) for a in stamps) if stamps else 0
-        return {
-            "camera_frames": sum(len(a) for a in self._camera_ns.values()),
-            "stereo_pairs": len(self.stereo_timestamps_ns),
-            "imu_samples": len(self.imu_timestamps_ns),
-            "duration_s": duration_ns * 1e-9,
-            "imu_rate_hz": _median_rate_hz(self.imu_timestamps_ns),
-            "camera_rate_hz": _median_rate_hz(self.stereo_timestamps_ns),
-            "groundtruth_samples": len(self.groundtruth_timestamps_ns),
-            "warnings": self.warnings.as_dict(),
-            "cam0": self.cam0.to_dict(),
-            "cam1": self.cam1.to_dict(),
-        }
+
+    def _groundtruth_count(self) -> int:
+        return len(self.groundtruth_timestamps_ns)
 
     def close(self) -> None:
         """Release the bag file; later image reads reopen it."""
@@ -342,11 +297,8 @@ class RosBag:
         if reader is not None:
             reader.close()
 
-    def __enter__(self) -> "RosBag":
-        return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+
 
 
 def _groundtruth_row(msg, stamp: int) -> tuple:

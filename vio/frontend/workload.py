@@ -103,14 +103,16 @@ def count_klt(wl: Workload, n_points: int, window: int, levels: int, iterations:
     iteration a bilinear J patch, residual and b, and a 2x2 solve. Reads (window+1)^2
     pixels per patch (bilinear footprint). Exact for a fixed-iteration KLT; an upper
     bound of OpenCV, which stops a point early once its update is below klt_epsilon.
+    Per-pixel arithmetic is 16-bit fixed point, as in OpenCV's LK (8-bit pixels, 16-bit
+    Scharr derivatives, 14-bit bilinear weights); per-point solves are 32-bit.
     """
     n = n_points * levels
     if n == 0:
         return
     pix, foot = window * window, (window + 1) ** 2
-    add_ops(wl, KLT_SETUP_PIXEL_OPS, n * pix)
+    add_ops(wl, KLT_SETUP_PIXEL_OPS, n * pix, GRAD_BITS)
     add_ops(wl, KLT_SETUP_POINT_OPS, n)
-    add_ops(wl, KLT_ITER_PIXEL_OPS, n * iterations * pix)
+    add_ops(wl, KLT_ITER_PIXEL_OPS, n * iterations * pix, GRAD_BITS)
     add_ops(wl, KLT_ITER_POINT_OPS, n * iterations)
     wl.read("frame_pyramid", n * foot * (1 + iterations), PIXEL_BITS)
     wl.read("gradients", n * 2 * foot, GRAD_BITS)

@@ -31,6 +31,7 @@ demo: syslibs $(VENV)/.installed-base
 	fi
 	$(VENV)/bin/navion info $(DEMO_OUT)/hall_default
 	$(VENV)/bin/navion replay $(DEMO_OUT)/hall_default --out $(DEMO_OUT)/replay
+	$(VENV)/bin/navion energy $(DEMO_OUT)/replay --hw navion65
 
 test: syslibs $(VENV)/.installed-test
 	$(PY) -m pytest -q

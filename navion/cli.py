@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, energy_cli
 from .errors import KNOWN_ERRORS, CliError
 from .sequences import open_sequence
 
@@ -165,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.add_argument("--plot", metavar="DIR", help="write trajectory.png and errors.png into DIR")
     ev.set_defaults(func=_cmd_eval)
+
+    energy_cli.add_parser(sub)
     return parser
 
 

@@ -1,4 +1,5 @@
 """Errors the CLI reports as one line with exit code 2 (the user's own mistakes)."""
+from accel_model.energy import EnergyModelError
 from datasets.errors import DatasetError
 
 from .evaluation.errors import EvaluationError
@@ -8,4 +9,4 @@ class CliError(Exception):
     """A bad command-line argument combination or path."""
 
 
-KNOWN_ERRORS: tuple[type[BaseException], ...] = (CliError, DatasetError, EvaluationError)
+KNOWN_ERRORS: tuple[type[BaseException], ...] = (CliError, DatasetError, EvaluationError, EnergyModelError)

@@ -1,0 +1,124 @@
+"""Hardware configurations (:class:`HardwareConfig`) and the presets shipped in ``presets/``.
+
+A configuration says how a design stores and computes the workload: number formats and
+widths per stage group, on-chip SRAM budget or CPU caches, process node, frame codec,
+Hessian storage and the per-instruction overhead of a programmable core. ``template.yaml``
+documents every field.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from datasets.configuration import ConfigMixin
+
+from .energy import DRAM_PJ_PER_BIT, OP_FORMATS, EnergyModelError
+
+STAGE_GROUPS = ("frontend", "backend", "mapping", "mi")
+
+
+@dataclass(frozen=True)
+class ArithmeticConfig(ConfigMixin):
+    """Datapath of one stage group: ``number_format`` fixed or float; operations and stored
+    words wider than ``max_bits`` are narrowed to it (0 = the widths the workload records)."""
+
+    number_format: str = "float"
+    max_bits: int = 0
+
+    def __post_init__(self) -> None:
+        if self.number_format not in OP_FORMATS:
+            raise ValueError(f"number_format must be fixed or float, got {self.number_format!r}")
+        if self.max_bits < 0:
+            raise ValueError(f"max_bits must be >= 0, got {self.max_bits}")
+
+
+@dataclass(frozen=True)
+class CacheLevelConfig(ConfigMixin):
+    """One CPU cache level: capacity [bytes] and line size [bytes]."""
+
+    name: str = "L1"
+    size_bytes: int = 32 * 1024
+    line_bytes: int = 64
+
+    def __post_init__(self) -> None:
+        if self.size_bytes <= 0 or self.line_bytes <= 0:
+            raise ValueError(f"cache {self.name}: size_bytes and line_bytes must be positive")
+
+
+@dataclass(frozen=True)
+class HardwareConfig(ConfigMixin):
+    """A design to price a workload on (see ``presets/template.yaml`` for every field).
+
+    Energies are 45 nm values scaled to ``node_nm``/``vdd_v`` (0 = the node's nominal).
+    An accelerator (no ``caches``) keeps each buffer in its own SRAM array within
+    ``onchip_budget_bytes``; a CPU (``caches`` given) reaches every buffer through them.
+    """
+
+    name: str = "custom"
+    node_nm: float = 65.0
+    vdd_v: float = 0.0
+    clock_mhz: float = 100.0
+    parallel_units: int = 1
+    frontend: ArithmeticConfig = field(default_factory=ArithmeticConfig)
+    backend: ArithmeticConfig = field(default_factory=ArithmeticConfig)
+    mapping: ArithmeticConfig = field(default_factory=ArithmeticConfig)
+    mi: ArithmeticConfig = field(default_factory=ArithmeticConfig)
+    instruction_overhead_pj: float = 0.0
+    onchip_budget_bytes: int = 0
+    caches: tuple[CacheLevelConfig, ...] = ()
+    sram_leakage_uw_per_kb: float = 0.0
+    dram_pj_per_bit: float = DRAM_PJ_PER_BIT
+    codec: bool = False
+    codec_near: int = 0
+    codec_sample_frames: int = 8
+    codec_ops_per_pixel: int = 12
+    h_storage: str = "dense"
+    gradients: str = "stored"
+    measured_core_power_w: float = 10.0
+
+    def __post_init__(self) -> None:
+        positive = {"node_nm": self.node_nm, "clock_mhz": self.clock_mhz, "parallel_units": self.parallel_units,
+                    "codec_sample_frames": self.codec_sample_frames, "measured_core_power_w": self.measured_core_power_w}
+        for key, value in positive.items():
+            if value <= 0:
+                raise ValueError(f"{key} must be positive, got {value}")
+        non_negative = {"vdd_v": self.vdd_v, "instruction_overhead_pj": self.instruction_overhead_pj,
+                        "onchip_budget_bytes": self.onchip_budget_bytes, "codec_near": self.codec_near,
+                        "sram_leakage_uw_per_kb": self.sram_leakage_uw_per_kb,
+                        "dram_pj_per_bit": self.dram_pj_per_bit, "codec_ops_per_pixel": self.codec_ops_per_pixel}
+        for key, value in non_negative.items():
+            if value < 0:
+                raise ValueError(f"{key} must be >= 0, got {value}")
+        if self.h_storage not in ("dense", "sparse_symmetric"):
+            raise ValueError(f"h_storage must be dense or sparse_symmetric, got {self.h_storage!r}")
+        if self.gradients not in ("stored", "on_the_fly"):
+            raise ValueError(f"gradients must be stored or on_the_fly, got {self.gradients!r}")
+        if not self.caches and self.onchip_budget_bytes <= 0:
+            raise ValueError("onchip_budget_bytes must be positive for an accelerator (no caches)")
+
+    @property
+    def is_cpu(self) -> bool:
+        return bool(self.caches)
+
+    def arithmetic(self, group: str) -> ArithmeticConfig:
+        """Datapath of stage group ``group`` (one of ``STAGE_GROUPS``)."""
+        return getattr(self, group)
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped with the package (``template`` excluded)."""
+    folder = resources.files("accel_model") / "presets"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml") and p.name != "template.yaml")
+
+
+def load_preset(name_or_path: str | Path) -> HardwareConfig:
+    """A shipped preset by name (``navion65``, ``cpu``) or a yaml file by path."""
+    text = str(name_or_path)
+    if text in preset_names():
+        with resources.as_file(resources.files("accel_model") / "presets" / f"{text}.yaml") as path:
+            return HardwareConfig.from_yaml(path)
+    path = Path(text)
+    if not path.is_file():
+        raise EnergyModelError(f"{text}: neither a hardware preset ({', '.join(preset_names())}) nor a yaml file")
+    return HardwareConfig.from_yaml(path)

@@ -1,0 +1,93 @@
+"""Memory model: derived buffers, compression and sparsity, spills, CPU caches, codec ratio."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from accel_model.hardware import load_preset
+from accel_model.memory import (
+    BufferUse,
+    Geometry,
+    leakage_power_mw,
+    measure_codec_ratio,
+    memory_energy_pj,
+    plan_memory,
+)
+
+N_KF, LANDMARKS, SLOTS = 9, 180, 900
+
+
+def _uses() -> dict:
+    dim = 15 * N_KF
+    uses = [
+        BufferUse("frontend", "frame_pyramid", 1e6, 1e5, 8, 1_400_000),
+        BufferUse("frontend", "gradients", 1e5, 1e5, 16, 5_600_000),
+        BufferUse("frontend", "line_buffer", 1e5, 1e5, 16, 7520),
+        BufferUse("frontend", "feature_table", 2000, 2000, 32, LANDMARKS * 48),
+        BufferUse("backend", "H_blocks", 4e5, 4e5, 64, 45 * 225 * 8),
+        BufferUse("backend", "cholesky", 3e5, 2e4, 64, dim * dim * 8),
+        BufferUse("backend", "landmark_blocks", 8e4, 2e4, 64, LANDMARKS * 96 + SLOTS * 144),
+    ]
+    return {(u.group, u.name): u for u in uses}
+
+
+def _by_name(plan):
+    return {b.name: b for b in plan.buffers}
+
+
+def test_compression_and_sparsity_shrink_the_named_buffers():
+    hw = load_preset("navion65")
+    plan = _by_name(plan_memory(_uses(), Geometry(), hw, codec_ratio=2.0))
+    assert plan["frame_pyramid"].size_bytes == pytest.approx(1_400_000 / 2)
+    assert plan["frame_pyramid"].naive_bytes == 1_400_000
+    dim = 15 * N_KF
+    assert plan["cholesky"].size_bytes == pytest.approx(dim * (dim + 1) / 2 * 4)  # triangle, 32-bit words
+    assert plan["cholesky"].naive_bytes == pytest.approx(dim * dim * 4)
+    assert plan["H_blocks"].size_bytes == pytest.approx(45 * 225 * 4)
+    assert plan["landmark_blocks"].size_bytes == pytest.approx((LANDMARKS * 9 + SLOTS * 18) * 4)
+    assert plan["landmark_blocks"].naive_bytes == pytest.approx((LANDMARKS * 12 + LANDMARKS * N_KF * 45) * 4)
+    assert plan["gradients"].size_bytes == 2 * 3 * 752 * 2  # on the fly
+    assert plan["detection_mask"].derived and plan["map_tiles"].size_bytes == 0
+
+
+def test_reduction_factor_is_naive_over_design_and_one_without_either_technique():
+    hw = load_preset("navion65")
+    plan = plan_memory(_uses(), Geometry(), hw, codec_ratio=2.0)
+    assert plan.reduction_factor == pytest.approx(plan.naive_bytes / plan.total_bytes)
+    assert plan.reduction_factor > 1.5
+    plain = dataclasses.replace(hw, codec=False, h_storage="dense")
+    assert plan_memory(_uses(), Geometry(), plain, codec_ratio=2.0).reduction_factor == pytest.approx(1.0)
+
+
+def test_smaller_budget_spills_and_costs_more_offchip_energy():
+    hw = load_preset("navion65")
+    big = plan_memory(_uses(), Geometry(), hw, codec_ratio=2.0)
+    small_hw = dataclasses.replace(hw, onchip_budget_bytes=64 * 1024)
+    small = plan_memory(_uses(), Geometry(), small_hw, codec_ratio=2.0)
+    assert small.spilled and small.onchip_bytes <= 64 * 1024
+    offchip = lambda p, h: sum(g["offchip"] for g in memory_energy_pj(p, h).values())
+    assert offchip(small, small_hw) > offchip(big, hw)
+    assert leakage_power_mw(small, small_hw) < leakage_power_mw(big, hw)
+
+
+def test_cpu_reaches_dram_only_for_buffers_beyond_the_last_cache():
+    cpu = load_preset("cpu")
+    plan = plan_memory(_uses(), Geometry(), cpu)
+    energy = memory_energy_pj(plan, cpu)
+    assert energy["frontend"]["offchip"] > 0  # 1.4 MB pyramid, 5.6 MB gradients > 1 MB L2
+    assert energy["backend"]["offchip"] == 0
+    assert all(b.onchip for b in plan.buffers)
+
+
+def test_codec_ratio_measured_on_real_frames(euroc_micro):
+    pytest.importorskip("accel_model.codec")
+    ratio, geometry, note = measure_codec_ratio(euroc_micro, samples=2)
+    assert geometry.width_px == 752 and geometry.height_px == 480 and geometry.imu_rate_hz == 200
+    assert geometry.fps == pytest.approx(20, rel=0.01)
+    assert 1.3 < ratio < 4 and "2 stereo pairs" in note
+
+
+def test_missing_sequence_falls_back_to_euroc_geometry(tmp_path):
+    ratio, geometry, note = measure_codec_ratio(tmp_path / "none", samples=2)
+    assert ratio is None and geometry == Geometry() and "unavailable" in note

@@ -1,0 +1,108 @@
+"""Energy report on a short real replay: keys, consistency, bad reports, measured lines."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from accel_model.energy import EnergyModelError
+from accel_model.hardware import load_preset
+from accel_model.measured import EnergyMeter, measured_lines, parse_perf_instructions
+from accel_model.report import (
+    SCHEMA_VERSION,
+    build_report,
+    load_report,
+    plot_report,
+    stage_group,
+)
+from navion.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(euroc_micro, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    assert main(["replay", str(euroc_micro), "--out", str(out), "--max-frames", "30"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(run_dir):
+    return build_report(run_dir, load_preset("navion65"))
+
+
+def test_report_has_the_documented_keys(report):
+    assert report["schema_version"] == SCHEMA_VERSION
+    for section in ("accelerator", "cpu"):
+        assert report[section]["energy_per_frame_uj"] > 0 and report[section]["power_mw"] > 0
+    assert report["memory"]["peak_onchip_bytes"] > 0 and report["memory"]["reduction_factor"] > 1
+    assert set(report["stages"]) == {"frontend", "backend", "mapping", "mi"}
+    assert report["stages"]["mapping"]["energy_per_frame_uj"] == 0
+    json.dumps(report)
+
+
+def test_figures_are_consistent(report):
+    acc = report["accelerator"]
+    assert report["run"]["fps"] == pytest.approx(20, rel=0.01)
+    assert acc["power_mw"] == pytest.approx(acc["energy_per_frame_uj"] * report["run"]["fps"] * 1e-3)
+    assert sum(s["energy_per_frame_uj"] for s in acc["stages"].values()) == pytest.approx(acc["energy_per_frame_uj"])
+    assert sum(acc["categories"].values()) == pytest.approx(acc["energy_per_frame_uj"])
+    assert report["ratio_cpu_over_accelerator"] == pytest.approx(
+        report["cpu"]["energy_per_frame_uj"] / acc["energy_per_frame_uj"])
+    assert report["ratio_cpu_over_accelerator"] > 10
+    assert report["memory"]["peak_onchip_bytes"] <= report["memory"]["budget_bytes"]
+    assert report["measured"]["cpu_time"]["power_mw"] > report["cpu"]["power_mw"] / 100
+
+
+def test_codec_ratio_enters_the_frame_buffer(report):
+    if report["codec"]["ratio"] is None:
+        pytest.skip(report["codec"]["note"])
+    frame = next(b for b in report["memory"]["buffers"] if b["name"] == "frame_pyramid")
+    assert frame["naive_bytes"] / frame["bytes"] == pytest.approx(report["codec"]["ratio"])
+
+
+def test_smaller_budget_raises_offchip_energy(run_dir, report):
+    hw = load_preset("navion65")
+    small = build_report(run_dir, dataclasses.replace(hw, onchip_budget_bytes=256 * 1024))
+    assert small["memory"]["spilled"]
+    assert (small["accelerator"]["categories"]["offchip_memory_uj"]
+            > report["accelerator"]["categories"]["offchip_memory_uj"])
+
+
+def test_plot_and_reload(report, tmp_path):
+    plot_report(report, tmp_path / "e.png")
+    assert (tmp_path / "e.png").stat().st_size > 1000
+    (tmp_path / "e.json").write_text(json.dumps(report))
+    assert load_report(tmp_path / "e.json")["accelerator"] == report["accelerator"]
+
+
+@pytest.mark.parametrize("text, needle", [("{oops", "malformed JSON"), ('{"a": 1}', "no schema_version"),
+                                          ('{"schema_version": 0}', "schema 0 is not supported"),
+                                          ('{"schema_version": 1, "cpu": {}}', "malformed energy report")])
+def test_bad_reports_raise_clear_errors(tmp_path, text, needle):
+    (tmp_path / "r.json").write_text(text)
+    with pytest.raises(EnergyModelError, match=needle):
+        load_report(tmp_path / "r.json")
+
+
+def test_bad_run_folders(tmp_path):
+    with pytest.raises(EnergyModelError, match="not a run folder"):
+        build_report(tmp_path, load_preset("navion65"))
+    (tmp_path / "summary.json").write_text("{}")
+    (tmp_path / "workloads.jsonl").write_text('{"timestamp_ns": 1, "stages": [{"stage": "x"}]}\n')
+    with pytest.raises(EnergyModelError, match="workloads.jsonl:1: malformed"):
+        build_report(tmp_path, load_preset("navion65"))
+    with pytest.raises(EnergyModelError, match="no report group"):
+        stage_group("planner")
+
+
+def test_measured_helpers():
+    assert parse_perf_instructions("123456,,instructions:u,1000,100.00,,\n") == 123456
+    assert parse_perf_instructions("<not supported>,,instructions,0,100.00,,\n") is None
+    with EnergyMeter() as meter:
+        sum(range(100000))
+    assert meter.result()["process_cpu_time_s"] >= 0
+    lines = measured_lines({"process_cpu_time_s": 2.0, "measured": {"instructions": 10**9}}, 10, 20.0, 10.0, 100.0)
+    assert lines["cpu_time"]["energy_per_frame_uj"] == pytest.approx(2e6)
+    assert lines["perf"]["energy_per_frame_uj"] == pytest.approx(1e4)
+    assert lines["rapl"] is None

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from accel_model import _kernels as K
-from accel_model.workload import NULL_WORKLOAD, Workload
+from accel_model.workload import Workload
 
 MAGIC = b"NVLS"
 VERSION = 1

@@ -16,7 +16,7 @@ def run(capsys, *argv):
     return code, out, err
 
 
-@pytest.mark.parametrize("argv", [[], ["synth"], ["info"]])
+@pytest.mark.parametrize("argv", [[], ["synth"], ["info"], ["replay"], ["eval"], ["energy"]])
 def test_help_everywhere(capsys, argv):
     with pytest.raises(SystemExit) as exc:
         main(argv + ["--help"])
@@ -27,7 +27,7 @@ def test_help_everywhere(capsys, argv):
 def test_every_subcommand_has_help():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")
-    assert set(sub.choices) >= {"synth", "info"}
+    assert set(sub.choices) >= {"synth", "info", "replay", "eval", "energy"}
 
 
 def test_info_json_real(capsys, euroc_micro):

@@ -177,25 +177,41 @@ class _Planner:
                 self.add(group, name, 0.0)
 
 
+def _knapsack(weights: list[int], values: list[float], capacity: int) -> set[int]:
+    """Indices of the items of largest total value whose weights sum to <= capacity."""
+    best = [0.0] * (capacity + 1)
+    take = [[False] * (capacity + 1) for _ in weights]
+    for i, (w, v) in enumerate(zip(weights, values)):
+        for c in range(capacity, w - 1, -1):
+            if best[c - w] + v > best[c]:
+                best[c], take[i][c] = best[c - w] + v, True
+    chosen, c = set(), capacity
+    for i in range(len(weights) - 1, -1, -1):
+        if take[i][c]:
+            chosen.add(i)
+            c -= weights[i]
+    for i in sorted(set(range(len(weights))) - chosen, key=lambda k: weights[k]):  # idle buffers in the rest
+        if weights[i] <= c:
+            chosen.add(i)
+            c -= weights[i]
+    return chosen
+
+
 def plan_memory(uses: dict[tuple[str, str], BufferUse], geometry: Geometry, hw: HardwareConfig,
                 codec_ratio: float | None = None) -> MemoryPlan:
     """The design's buffers; on an accelerator, buffers that do not fit the budget spill to
-    DRAM, densest traffic (bits per stored byte) placed on chip first."""
+    DRAM. The on-chip set maximises the traffic kept on chip (bits per frame) within the
+    budget: a 0/1 knapsack over buffer sizes in 1 KiB units, as an allocator would plan it."""
     planner = _Planner(uses, geometry, hw, codec_ratio)
     planner.frontend()
     planner.backend()
     planner.others()
     buffers = planner.out
     if not hw.is_cpu:
-        free = float(hw.onchip_budget_bytes)
-        order = sorted(buffers, key=lambda b: -b.accesses_per_frame * b.access_bits / max(b.size_bytes, 1.0))
-        spilled = set()
-        for b in order:
-            if b.size_bytes <= free:
-                free -= b.size_bytes
-            else:
-                spilled.add((b.group, b.name))
-        buffers = [replace(b, onchip=(b.group, b.name) not in spilled) for b in buffers]
+        keep = _knapsack([math.ceil(b.size_bytes / 1024) for b in buffers],
+                         [b.accesses_per_frame * b.access_bits for b in buffers],
+                         int(hw.onchip_budget_bytes // 1024))
+        buffers = [replace(b, onchip=i in keep) for i, b in enumerate(buffers)]
     return MemoryPlan(tuple(buffers), hw.onchip_budget_bytes, planner.ratio if hw.codec and codec_ratio else None)
 
 

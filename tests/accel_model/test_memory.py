@@ -91,3 +91,24 @@ def test_codec_ratio_measured_on_real_frames(euroc_micro):
 def test_missing_sequence_falls_back_to_euroc_geometry(tmp_path):
     ratio, geometry, note = measure_codec_ratio(tmp_path / "none", samples=2)
     assert ratio is None and geometry == Geometry() and "unavailable" in note
+
+
+def test_knapsack_matches_brute_force():
+    """The on-chip allocation keeps the most traffic that fits (brute force over small sets)."""
+    import itertools
+
+    import numpy as np
+
+    from accel_model.memory import _knapsack
+
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        n = int(rng.integers(1, 8))
+        w = [int(x) for x in rng.integers(0, 10, n)]
+        v = [float(x) for x in rng.uniform(0, 5, n)]
+        cap = int(rng.integers(0, 25))
+        chosen = _knapsack(w, v, cap)
+        assert sum(w[i] for i in chosen) <= cap
+        best = max(sum(v[i] for i in s) for r in range(n + 1) for s in itertools.combinations(range(n), r)
+                   if sum(w[i] for i in s) <= cap)
+        assert sum(v[i] for i in chosen) == pytest.approx(best)

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from accel_model.codec import decode, encode
+from accel_model.codec import decode, encode, med_residual_entropy
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "euroc_v101_micro" / "mav0"
 
@@ -32,18 +32,6 @@ try:
 except ImportError:
     GENERIC = ("zlib -9 (zstandard not installed)", lambda raw: zlib.compress(raw, 9))
 
-
-def med_entropy(imgs: list[np.ndarray]) -> float:
-    """Zero-order entropy [bits/pixel] of x - MED(a, b, c) over the frames' interiors."""
-    hist = np.zeros(511, dtype=np.int64)
-    for img in imgs:
-        im = img.astype(np.int64)
-        a, b, c, x = im[1:, :-1], im[:-1, 1:], im[:-1, :-1], im[1:, 1:]
-        hi, lo = np.maximum(a, b), np.minimum(a, b)
-        pred = np.where(c >= hi, lo, np.where(c <= lo, hi, a + b - c))
-        hist += np.bincount((x - pred + 255).ravel(), minlength=511)
-    p = hist[hist > 0] / hist.sum()
-    return float(-(p * np.log2(p)).sum())
 
 
 def line(name: str, raw: int, nbytes: float, extra: str = "") -> None:
@@ -64,7 +52,7 @@ def report(title: str, imgs: list[np.ndarray], paths: list[Path]) -> None:
     line("PNG (cv2, compression 9)", raw, png)
     line("PNG files as stored by EuRoC", raw, sum(p.stat().st_size for p in paths))
     line(GENERIC[0], raw, sum(len(GENERIC[1](img.tobytes())) for img in imgs))
-    line("MED residual zero-order entropy", raw, med_entropy(imgs) * raw / 8)
+    line("MED residual zero-order entropy", raw, med_residual_entropy(imgs) * raw / 8)
 
 
 def timing(imgs: list[np.ndarray]) -> None:

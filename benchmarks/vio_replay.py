@@ -80,11 +80,7 @@ def main() -> None:
           f"other (I/O, IMU, bookkeeping) {1 - (fe + be) / wall:.0%}")
     gt = seq.groundtruth
     if gt is not None and len(states) > 3:
-        result = evaluate(PoseSeries.from_quaternions(gt.timestamps_ns, gt.p_world_body,
-                                                      gt.q_world_body_wxyz[:, [1, 2, 3, 0]]),
-                          PoseSeries(np.array([s.timestamp_ns for s in states]),
-                                     np.array([s.p_world_body for s in states]),
-                                     np.array([s.R_world_body for s in states])))
+        result = evaluate(PoseSeries.from_groundtruth(gt), PoseSeries.from_states(states))
         print(f"accuracy: ATE RMSE {result.ate_stats.rmse:.3f} m (se3), resets {pipe.resets}")
 
 

@@ -27,7 +27,7 @@ def _groundtruth(seq):
     gt = getattr(seq, "groundtruth", None)
     if gt is None or len(gt.timestamps_ns) < 3:
         return None
-    return PoseSeries.from_quaternions(gt.timestamps_ns, gt.p_world_body, gt.q_world_body_wxyz[:, [1, 2, 3, 0]])
+    return PoseSeries.from_groundtruth(gt)
 
 
 def replay(seq, out_dir: str | Path, config: PipelineConfig = PipelineConfig(), max_frames: int | None = None,

@@ -17,7 +17,7 @@ Per frame (VINS-Mono style window management, Qin et al., T-RO 2018, Sec. VI-D):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -234,9 +234,7 @@ class VioPipeline:
             return self._try_dynamic_initialize(t, tracks)
         if tracks.n_stereo < self.config.min_stereo_tracks:
             return None
-        self.params = ImuParams(self.params.gyro_noise_density, self.params.accel_noise_density,
-                                self.params.gyro_random_walk, self.params.accel_random_walk,
-                                gravity=(0.0, 0.0, -self.config.static_init.gravity_magnitude))
+        self.params = replace(self.params, gravity=(0.0, 0.0, -self.config.static_init.gravity_magnitude))
         state = KeyframeState(init.R_world_body, np.zeros(3), np.zeros(3), init.bias.gyro, init.bias.accel)
         if self._last_good is not None:  # keep the world frame of the earlier estimate
             state = KeyframeState(init.R_world_body, self._last_good.p_world_body.copy(), np.zeros(3),

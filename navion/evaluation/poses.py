@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from datasets.errors import DatasetError, WarningCounter
 from datasets.euroc_csv import read_numeric_csv
@@ -18,17 +19,6 @@ from datasets.tum import read_tum
 
 from .errors import EvaluationError
 
-
-def quat_xyzw_to_matrix(q_xyzw: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) rotation matrices of Hamilton quaternions (N, 4) in x, y, z, w order,
-    normalised first."""
-    q = np.asarray(q_xyzw, dtype=np.float64)
-    x, y, z, w = (q / np.linalg.norm(q, axis=1, keepdims=True)).T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], axis=-1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], axis=-1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], axis=-1),
-    ], axis=1)
 
 
 @dataclass(frozen=True)
@@ -63,7 +53,19 @@ class PoseSeries:
     def from_quaternions(cls, timestamps_ns, p_world_body, q_world_body_xyzw) -> PoseSeries:
         """From Hamilton quaternions in x, y, z, w order (normalised here)."""
         q = np.asarray(q_world_body_xyzw, dtype=np.float64).reshape(-1, 4)
-        return cls(timestamps_ns, p_world_body, quat_xyzw_to_matrix(q))
+        return cls(timestamps_ns, p_world_body, Rotation.from_quat(q).as_matrix() if len(q) else np.zeros((0, 3, 3)))
+
+    @classmethod
+    def from_groundtruth(cls, gt) -> PoseSeries:
+        """From a EuRoC reader's ``groundtruth`` (quaternions w first)."""
+        return cls.from_quaternions(gt.timestamps_ns, gt.p_world_body, gt.q_world_body_wxyz[:, [1, 2, 3, 0]])
+
+    @classmethod
+    def from_states(cls, states) -> PoseSeries:
+        """From estimator outputs carrying ``timestamp_ns``, ``p_world_body``, ``R_world_body``."""
+        return cls(np.array([s.timestamp_ns for s in states], dtype=np.int64),
+                   np.array([s.p_world_body for s in states]).reshape(-1, 3),
+                   np.array([s.R_world_body for s in states]).reshape(-1, 3, 3))
 
     def __len__(self) -> int:
         return len(self.timestamps_ns)
@@ -102,8 +104,7 @@ def load_poses(path: str | Path, quiet: bool = False) -> PoseSeries:
             gt = seq.groundtruth
         if gt is None:
             raise EvaluationError(f"{path}: the sequence has no state_groundtruth_estimate0/data.csv")
-        return PoseSeries.from_quaternions(gt.timestamps_ns, gt.p_world_body,
-                                           gt.q_world_body_wxyz[:, [1, 2, 3, 0]])
+        return PoseSeries.from_groundtruth(gt)
     if _looks_like_csv(path):
         text = path.read_text(encoding="utf-8", errors="replace")
         stamps, values = read_numeric_csv(text, str(path), (8, 17), WarningCounter(quiet=quiet))

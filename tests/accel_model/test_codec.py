@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from accel_model import _kernels as K
 from accel_model import codec
-from accel_model.codec import CodecError, decode, encode
+from accel_model.codec import CodecError, decode, encode, med_residual_entropy
 from accel_model.workload import Workload
 
 MIN_RATIO = 1.95
@@ -204,18 +204,6 @@ def frames(euroc_micro):
     assert sum(len(v) for v in out.values()) == 190
     return out
 
-
-def med_residual_entropy(imgs: list[np.ndarray]) -> float:
-    """Zero-order entropy [bits/pixel] of x - MED(a, b, c) over the frames' interiors."""
-    hist = np.zeros(511, dtype=np.int64)
-    for img in imgs:
-        im = img.astype(np.int64)
-        a, b, c, x = im[1:, :-1], im[:-1, 1:], im[:-1, :-1], im[1:, 1:]
-        hi, lo = np.maximum(a, b), np.minimum(a, b)
-        pred = np.where(c >= hi, lo, np.where(c <= lo, hi, a + b - c))
-        hist += np.bincount((x - pred + 255).ravel(), minlength=511)
-    p = hist[hist > 0] / hist.sum()
-    return float(-(p * np.log2(p)).sum())
 
 
 # ----------------------------------------------------------------------- real frames

@@ -6,14 +6,9 @@ import shutil
 import zipfile
 
 import pytest
+from cli_runner import expect_one_line_error, run
 
 from navion.cli import build_parser, main
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("argv", [[], ["synth"], ["info"], ["replay"], ["eval"], ["energy"]])
@@ -68,30 +63,20 @@ def _copy_fragment(src, dst, n_frames=5):
     return mav0
 
 
-def _expect_one_line_error(capsys, argv, *needles):
-    code, out, err = run(capsys, *argv)
-    assert code == 2
-    assert "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.startswith("navion: error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0]
-
-
 def test_error_truncated_csv_row(capsys, euroc_micro, tmp_path):
     mav0 = _copy_fragment(euroc_micro, tmp_path)
     csv = mav0 / "imu0" / "data.csv"
     lines = csv.read_text().splitlines()
     lines[10] = ",".join(lines[10].split(",")[:4])
     csv.write_text("\n".join(lines) + "\n")
-    _expect_one_line_error(capsys, ["info", str(tmp_path)], "imu0/data.csv", ":11")
+    expect_one_line_error(capsys, ["info", str(tmp_path)], "imu0/data.csv", ":11")
 
 
 def test_error_malformed_yaml(capsys, euroc_micro, tmp_path):
     mav0 = _copy_fragment(euroc_micro, tmp_path)
     yml = mav0 / "cam1" / "sensor.yaml"
     yml.write_text(yml.read_text().replace("rate_hz: 20", "rate_hz: [20"))
-    _expect_one_line_error(capsys, ["info", str(tmp_path)], "cam1/sensor.yaml")
+    expect_one_line_error(capsys, ["info", str(tmp_path)], "cam1/sensor.yaml")
 
 
 def test_error_zip_lacks_members(capsys, euroc_micro, tmp_path):
@@ -101,11 +86,11 @@ def test_error_zip_lacks_members(capsys, euroc_micro, tmp_path):
         for path in mav0.rglob("*"):
             if path.is_file() and "imu0" not in path.parts:
                 zf.write(path, path.relative_to(tmp_path / "seq").as_posix())
-    _expect_one_line_error(capsys, ["info", str(archive)], "seq.zip", "imu0")
+    expect_one_line_error(capsys, ["info", str(archive)], "seq.zip", "imu0")
 
 
 def test_error_missing_path(capsys, tmp_path):
-    _expect_one_line_error(capsys, ["info", str(tmp_path / "nope")], "nope")
+    expect_one_line_error(capsys, ["info", str(tmp_path / "nope")], "nope")
 
 
 def test_warnings_are_counted(capsys, euroc_micro, tmp_path):
@@ -134,12 +119,12 @@ def test_synth_then_info(capsys, tmp_path):
     assert info["stereo_pairs"] == 51 and info["imu_samples"] == 501
     assert info["groundtruth_samples"] == 501
     # a second run into the same folder refuses without --overwrite
-    _expect_one_line_error(capsys, ["synth", "--out", str(tmp_path), "--duration", "2.5"], "mav0")
+    expect_one_line_error(capsys, ["synth", "--out", str(tmp_path), "--duration", "2.5"], "mav0")
 
 
 def test_synth_bad_option(capsys, tmp_path):
-    _expect_one_line_error(capsys, ["synth", "--out", str(tmp_path), "--drop-frames", "1.5"], "drop_frames")
-    _expect_one_line_error(capsys, ["synth", "--out", str(tmp_path), "--trajectory", str(tmp_path / "x.txt")],
+    expect_one_line_error(capsys, ["synth", "--out", str(tmp_path), "--drop-frames", "1.5"], "drop_frames")
+    expect_one_line_error(capsys, ["synth", "--out", str(tmp_path), "--trajectory", str(tmp_path / "x.txt")],
                            "x.txt")
 
 
@@ -161,13 +146,13 @@ def test_info_on_bag(capsys, tmp_path):
     assert info["stereo_pairs"] == 3 and info["imu_samples"] == 40
     assert info["cam0"]["intrinsics"] == [458.654, 457.296, 367.215, 248.375]
     (tmp_path / "junk.bag").write_bytes(b"#ROSBAG V2.0\n" + b"\x00" * 50)
-    _expect_one_line_error(capsys, ["info", str(tmp_path / "junk.bag")], "junk.bag")
+    expect_one_line_error(capsys, ["info", str(tmp_path / "junk.bag")], "junk.bag")
 
 
 def test_synth_config_file_errors(capsys, tmp_path):
     cfg = tmp_path / "synth.yaml"
     cfg.write_text("seed: 2\nimu_noise: 3\n")
-    _expect_one_line_error(capsys, ["synth", "--out", str(tmp_path / "o"), "--config", str(cfg)],
+    expect_one_line_error(capsys, ["synth", "--out", str(tmp_path / "o"), "--config", str(cfg)],
                            f"{cfg}:2", "unknown option 'imu_noise'")
     cfg.write_text("seed: [2\n")
-    _expect_one_line_error(capsys, ["synth", "--out", str(tmp_path / "o"), "--config", str(cfg)], f"{cfg}:")
+    expect_one_line_error(capsys, ["synth", "--out", str(tmp_path / "o"), "--config", str(cfg)], f"{cfg}:")

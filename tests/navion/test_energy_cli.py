@@ -4,23 +4,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from cli_runner import expect_one_line_error, run
 
 from navion.cli import main
-
-
-def _run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line_error(capsys, argv, *needles):
-    code, _, err = _run(capsys, *argv)
-    assert code == 2 and "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.startswith("navion: error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -38,28 +24,28 @@ def runs(euroc_micro, tmp_path_factory):
 
 
 def test_energy_writes_report_and_chart(capsys, runs):
-    code, out, err = _run(capsys, "energy", runs[100])
+    code, out, err = run(capsys, "energy", runs[100])
     assert code == 0, err
     assert "navion65" in out and (runs[100] / "energy.png").is_file()
     report = json.loads((runs[100] / "energy.json").read_text())
     for key in ("accelerator", "cpu"):
         assert {"energy_per_frame_uj", "power_mw"} <= set(report[key])
     assert report["ratio_cpu_over_accelerator"] > 1 and "codec" in report
-    code, out, _ = _run(capsys, "energy", runs[100], "--hw", "cpu", "--json", "--out", runs[100] / "cpu.json")
+    code, out, _ = run(capsys, "energy", runs[100], "--hw", "cpu", "--json", "--out", runs[100] / "cpu.json")
     assert code == 0 and json.loads(out)["accelerator"]["name"] == "cpu"
     assert (runs[100] / "cpu.png").is_file()
 
 
 def test_compare_shows_more_frontend_energy_with_more_features(capsys, runs, tmp_path):
     for n in (100, 200):
-        assert _run(capsys, "energy", runs[n], "--out", runs[n] / "energy.json")[0] == 0
+        assert run(capsys, "energy", runs[n], "--out", runs[n] / "energy.json")[0] == 0
     a, b = runs[100] / "energy.json", runs[200] / "energy.json"
-    code, out, err = _run(capsys, "energy", "compare", a, b, "--json", "--plot", tmp_path / "cmp.png")
+    code, out, err = run(capsys, "energy", "compare", a, b, "--json", "--plot", tmp_path / "cmp.png")
     assert code == 0, err
     rows = json.loads(out)["rows"]
     assert rows["frontend [uJ]"][1] > rows["frontend [uJ]"][0]
     assert (tmp_path / "cmp.png").stat().st_size > 1000
-    code, out, _ = _run(capsys, "energy", "compare", a, b)
+    code, out, _ = run(capsys, "energy", "compare", a, b)
     assert code == 0 and "frontend" in out
 
 
@@ -71,7 +57,7 @@ def test_smaller_budget_preset_increases_offchip_energy(capsys, runs, tmp_path):
     small.write_text(navion.replace("onchip_budget_bytes: 874496", "onchip_budget_bytes: 262144"))
     reports = {}
     for name, hw in (("navion", "navion65"), ("small", small)):
-        assert _run(capsys, "energy", runs[200], "--hw", hw, "--out", tmp_path / f"{name}.json")[0] == 0
+        assert run(capsys, "energy", runs[200], "--hw", hw, "--out", tmp_path / f"{name}.json")[0] == 0
         reports[name] = json.loads((tmp_path / f"{name}.json").read_text())
     offchip = {k: r["accelerator"]["categories"]["offchip_memory_uj"] for k, r in reports.items()}
     assert offchip["small"] > offchip["navion"]
@@ -83,13 +69,13 @@ def test_bad_input_is_one_line(capsys, runs, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     good = tmp_path / "good.json"
-    assert _run(capsys, "energy", runs[100], "--out", good)[0] == 0
-    _one_line_error(capsys, ["energy", "compare", good, old], "old.json", "schema 0")
-    _one_line_error(capsys, ["energy", "compare", good, bad], "bad.json", "malformed JSON")
-    _one_line_error(capsys, ["energy", "compare", good], "at least two")
-    _one_line_error(capsys, ["energy", tmp_path / "missing"], "no such run folder")
-    _one_line_error(capsys, ["energy", tmp_path], "not a run folder")
-    _one_line_error(capsys, ["energy", runs[100], "--hw", "nope"], "nope", "preset")
+    assert run(capsys, "energy", runs[100], "--out", good)[0] == 0
+    expect_one_line_error(capsys, ["energy", "compare", good, old], "old.json", "schema 0")
+    expect_one_line_error(capsys, ["energy", "compare", good, bad], "bad.json", "malformed JSON")
+    expect_one_line_error(capsys, ["energy", "compare", good], "at least two")
+    expect_one_line_error(capsys, ["energy", tmp_path / "missing"], "no such run folder")
+    expect_one_line_error(capsys, ["energy", tmp_path], "not a run folder")
+    expect_one_line_error(capsys, ["energy", runs[100], "--hw", "nope"], "nope", "preset")
     hw = tmp_path / "hw.yaml"
     hw.write_text("name: x\nonchip_budget_bytes: -1\n")
-    _one_line_error(capsys, ["energy", runs[100], "--hw", hw], "hw.yaml:2")
+    expect_one_line_error(capsys, ["energy", runs[100], "--hw", hw], "hw.yaml:2")

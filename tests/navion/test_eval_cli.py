@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from cli_runner import run
 from conftest import shared_data
 from scipy.spatial.transform import Rotation
 
@@ -13,12 +14,6 @@ from navion.cli import main
 
 ATE_KEYS = {"rmse_m", "mean_m", "median_m", "std_m", "min_m", "max_m"}
 RPE_KEYS = ATE_KEYS | {"delta_m", "pairs"} | {f"rot_{k[:-2]}_deg" for k in ATE_KEYS}
-
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture()

@@ -3,26 +3,11 @@ from __future__ import annotations
 
 import json
 
-from navion.cli import main
-
-
-def _run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _one_line_error(capsys, argv, *needles):
-    code, _, err = _run(capsys, *argv)
-    assert code == 2 and "Traceback" not in err
-    lines = [ln for ln in err.splitlines() if ln.startswith("navion: error:")]
-    assert len(lines) == 1, err
-    for needle in needles:
-        assert needle in lines[0], lines[0]
+from cli_runner import expect_one_line_error, run
 
 
 def test_replay_writes_the_run_folder(capsys, euroc_micro, tmp_path):
-    code, out, err = _run(capsys, "replay", str(euroc_micro), "--out", str(tmp_path), "--max-frames", "40")
+    code, out, err = run(capsys, "replay", str(euroc_micro), "--out", str(tmp_path), "--max-frames", "40")
     assert code == 0, err
     summary = json.loads((tmp_path / "summary.json").read_text())
     for key in ("frames", "resets", "fps", "realtime_factor", "init_time_s", "frontend_ms_mean",
@@ -43,13 +28,13 @@ def test_replay_writes_the_run_folder(capsys, euroc_micro, tmp_path):
 
 
 def test_replay_bad_inputs(capsys, tmp_path):
-    _one_line_error(capsys, ["replay", str(tmp_path / "missing")], "missing")
+    expect_one_line_error(capsys, ["replay", str(tmp_path / "missing")], "missing")
     (tmp_path / "notaseq").mkdir()
-    _one_line_error(capsys, ["replay", str(tmp_path / "notaseq")], "notaseq")
+    expect_one_line_error(capsys, ["replay", str(tmp_path / "notaseq")], "notaseq")
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text("frontend:\n  max_features: 150\nsolver:\n  max_iteration: 3\n")
-    _one_line_error(capsys, ["replay", str(tmp_path), "--config", str(cfg)], "cfg.yaml:4", "max_iteration")
+    expect_one_line_error(capsys, ["replay", str(tmp_path), "--config", str(cfg)], "cfg.yaml:4", "max_iteration")
     cfg.write_text("max_jump_m: far\n")
-    _one_line_error(capsys, ["replay", str(tmp_path), "--config", str(cfg)], "cfg.yaml:1", "max_jump_m")
+    expect_one_line_error(capsys, ["replay", str(tmp_path), "--config", str(cfg)], "cfg.yaml:1", "max_jump_m")
     cfg.write_text("frontend:\n  max_features: ten\n")
-    _one_line_error(capsys, ["replay", str(tmp_path), "--config", str(cfg)], "max_features")
+    expect_one_line_error(capsys, ["replay", str(tmp_path), "--config", str(cfg)], "max_features")

@@ -37,3 +37,11 @@ def test_rejects_non_monotonic_and_nan_and_discards():
     assert np.allclose(dt * 1e9, [5]) and g[0, 0] == 1
     t, g, a = buf.window(10, 20)
     assert np.array_equal(t, [10, 20])
+
+
+def test_grows_past_its_capacity():
+    buf = ImuBuffer(capacity=2)
+    for k in range(10):
+        assert buf.add(10 * k, np.full(3, float(k)), np.full(3, 10.0 + k))
+    dt, g, a = buf.segment(0, 90)
+    assert len(buf) == 10 and np.allclose(dt * 1e9, 10) and np.array_equal(g[:, 0], np.arange(9))

@@ -17,16 +17,6 @@ def _run(seq, config=PipelineConfig()):
     return pipe, states
 
 
-def _series(states):
-    return PoseSeries(np.array([s.timestamp_ns for s in states]), np.array([s.p_world_body for s in states]),
-                      np.array([s.R_world_body for s in states]))
-
-
-def _gt(seq):
-    gt = seq.groundtruth
-    return PoseSeries.from_quaternions(gt.timestamps_ns, gt.p_world_body, gt.q_world_body_wxyz[:, [1, 2, 3, 0]])
-
-
 def test_real_fragment_static_init_and_stays_put(euroc_micro):
     """V1_01 at rest: static initialisation, >= 100 tracks per frame, < 0.10 m drift, no reset."""
     seq = open_euroc(euroc_micro, quiet=True)
@@ -51,7 +41,7 @@ def synthetic(tmp_path_factory):
 def test_synthetic_accuracy(synthetic):
     pipe, states = _run(synthetic)
     assert pipe.resets == 0
-    result = evaluate(_gt(synthetic), _series(states), align="se3")
+    result = evaluate(PoseSeries.from_groundtruth(synthetic.groundtruth), PoseSeries.from_states(states), align="se3")
     travelled = np.linalg.norm(np.diff(result.est_aligned.p_world_body, axis=0), axis=1).sum()
     assert travelled > 3.0
     assert result.ate_stats.rmse < 0.05, result.ate_stats
@@ -88,8 +78,8 @@ def test_dynamic_initialization_in_flight(tmp_path, euroc_groundtruth):
     pipe, states = _run(seq)
     assert pipe.init_ns is not None and (pipe.init_ns - pipe.first_frame_ns) * 1e-9 < 3.5
     assert pipe.resets == 0
-    gt = _gt(seq)
-    result = evaluate(gt, _series(states), align="se3")
+    gt = PoseSeries.from_groundtruth(seq.groundtruth)
+    result = evaluate(gt, PoseSeries.from_states(states), align="se3")
     assert result.ate_stats.rmse < 0.05, result.ate_stats
     # velocity right from the start (world frames differ by a yaw: compare speeds)
     k = np.searchsorted(gt.timestamps_ns, states[0].timestamp_ns)
@@ -103,7 +93,7 @@ def test_dropped_frames_and_imu_gap(tmp_path, synthetic):
     dropped = open_euroc(tmp_path, quiet=True)
     pipe, states = _run(dropped)
     assert pipe.resets == 0
-    assert evaluate(_gt(dropped), _series(states)).ate_stats.rmse < 0.05
+    assert evaluate(PoseSeries.from_groundtruth(dropped.groundtruth), PoseSeries.from_states(states)).ate_stats.rmse < 0.05
 
     from datasets.messages import ImuSample
 

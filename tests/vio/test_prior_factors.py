@@ -4,31 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from manifold_fd import assert_jacobian, numeric_state_jacobian, random_state
 
 from vio.factors.prior import GaugePrior, LinearPrior, PriorFactor
 from vio.lie import so3_exp, so3_log
 from vio.state import KeyframeState, local, retract
-
-STEP = 1e-6
-
-
-def random_state(rng):
-    return KeyframeState(so3_exp(rng.normal(size=3)), rng.normal(size=3), rng.normal(size=3),
-                         rng.normal(size=3) * 0.01, rng.normal(size=3) * 0.1)
-
-
-def numeric_state_jacobian(fun, state):
-    J = np.empty((len(fun(state)), 15))
-    for k in range(15):
-        d = np.zeros(15)
-        d[k] = STEP
-        J[:, k] = (fun(retract(state, d)) - fun(retract(state, -d))) / (2 * STEP)
-    return J
-
-
-def assert_jacobian(analytic, numeric):
-    err = np.linalg.norm(analytic - numeric) / max(np.linalg.norm(numeric), 1e-12)
-    assert err < 1e-6, err
 
 
 @pytest.mark.parametrize("seed", range(4))

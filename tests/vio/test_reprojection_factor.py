@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from manifold_fd import assert_jacobian, numeric_jacobian, numeric_state_jacobian
 
 from vio.backend.problem import StereoRig
-from vio.factors.reprojection import ReprojectionFactor, RobustLoss, bearings, triangulate_cam0
+from vio.factors.reprojection import (
+    ReprojectionFactor,
+    RobustLoss,
+    bearings,
+    triangulate_cam0,
+)
 from vio.lie import so3_exp
 from vio.state import KeyframeState, retract
 
 RIG = StereoRig.euroc()
-STEP = 1e-6
 
 
 def project(cam, state, p_world):
@@ -33,30 +38,6 @@ def random_setup(rng):
     T = RIG.T_body_cam0
     point = anchor.R @ (T[:3, :3] @ (bearing * depth) + T[:3, 3]) + anchor.p
     return anchor, observer, point, bearing, 1.0 / depth
-
-
-def numeric_state_jacobian(fun, state):
-    J = np.empty((len(fun(state)), 15))
-    for k in range(15):
-        d = np.zeros(15)
-        d[k] = STEP
-        J[:, k] = (fun(retract(state, d)) - fun(retract(state, -d))) / (2 * STEP)
-    return J
-
-
-def numeric_jacobian(fun, x):
-    x = np.asarray(x, float)
-    J = np.empty((len(fun(x)), len(x)))
-    for k in range(len(x)):
-        d = np.zeros(len(x))
-        d[k] = STEP * max(1.0, abs(x[k]))
-        J[:, k] = (fun(x + d) - fun(x - d)) / (2 * d[k])
-    return J
-
-
-def assert_jacobian(analytic, numeric):
-    err = np.linalg.norm(analytic - numeric) / max(np.linalg.norm(numeric), 1e-12)
-    assert err < 1e-6, err
 
 
 @pytest.mark.parametrize("seed", range(5))

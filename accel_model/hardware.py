@@ -16,6 +16,10 @@ from datasets.configuration import ConfigMixin
 from .energy import DRAM_PJ_PER_BIT, OP_FORMATS, EnergyModelError
 
 STAGE_GROUPS = ("frontend", "backend", "mapping", "mi")
+# Storage of the solver's matrices: ``sparse_symmetric`` (Schur-reduced pose system, upper
+# triangles, only the blocks that exist), ``dense`` (Schur-reduced, full squares) and
+# ``dense_full`` (no Schur complement: one dense H over poses and landmarks, the naive design).
+H_STORAGE = ("sparse_symmetric", "dense", "dense_full")
 
 
 @dataclass(frozen=True)
@@ -90,8 +94,8 @@ class HardwareConfig(ConfigMixin):
         for key, value in non_negative.items():
             if value < 0:
                 raise ValueError(f"{key} must be >= 0, got {value}")
-        if self.h_storage not in ("dense", "sparse_symmetric"):
-            raise ValueError(f"h_storage must be dense or sparse_symmetric, got {self.h_storage!r}")
+        if self.h_storage not in H_STORAGE:
+            raise ValueError(f"h_storage must be one of {', '.join(H_STORAGE)}, got {self.h_storage!r}")
         if self.gradients not in ("stored", "on_the_fly"):
             raise ValueError(f"gradients must be stored or on_the_fly, got {self.gradients!r}")
         if not self.caches and self.onchip_budget_bytes <= 0:

@@ -156,13 +156,21 @@ class _Planner:
         self.add("backend", "landmark_table", lms * 4)  # inverse depth, anchor bearing, anchor index
         self.add("backend", "observations", slots * 4)  # stereo pixel pairs
         dim = STATE_DIM * n
+        full = dim + 3 * lms  # poses and landmarks in one system (no Schur complement)
         h_sparse = self.recorded("backend", "H_blocks") or dim * (dim + 1) / 2
-        self.add("backend", "H_blocks", h_sparse if self.sparse else dim * dim, naive_words=dim * dim)
-        self.add("backend", "gradient", dim)
         lm_sparse = lms * (6 + 3) + slots * 6 * 3  # Hll upper triangle, b_l, pose columns of observed slots
         lm_dense = lms * (9 + 3) + lms * n * STATE_DIM * 3  # full Hll, every keyframe, every state column
-        self.add("backend", "landmark_blocks", lm_sparse if self.sparse else lm_dense, naive_words=lm_dense)
-        self.add("backend", "cholesky", dim * (dim + 1) / 2 if self.sparse else dim * dim, naive_words=dim * dim)
+        lm_full = full * full - dim * dim  # the landmark rows and columns of the full dense H
+        if self.hw.h_storage == "dense_full":
+            h, lm, chol, rhs = dim * dim, lm_full, full * full, full
+        elif self.sparse:
+            h, lm, chol, rhs = h_sparse, lm_sparse, dim * (dim + 1) / 2, dim
+        else:
+            h, lm, chol, rhs = dim * dim, lm_dense, dim * dim, dim
+        self.add("backend", "H_blocks", h, naive_words=dim * dim)
+        self.add("backend", "gradient", rhs, naive_words=full)
+        self.add("backend", "landmark_blocks", lm, naive_words=lm_full)
+        self.add("backend", "cholesky", chol, naive_words=full * full)
         m = STATE_DIM * max(n - 1, 0)  # marginalisation prior on the remaining keyframes: H and b
         self.add("backend", "prior", (m * (m + 1) / 2 if self.sparse else m * m) + m, naive_words=m * m + m)
 

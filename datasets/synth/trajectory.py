@@ -160,21 +160,31 @@ class _HallTrajectory(BodyTrajectory):
         a = (f2[:3] * dtau**2 + f1[:3] * ddtau).T
         jerk = (f3[:3] * dtau**3 + 3 * f2[:3] * dtau * ddtau + f1[:3] * dddtau).T
         yaw_rate = f1[3] * dtau
-        c, s = np.cos(yaw), np.sin(yaw)
-        a_fwd, a_left = c * a[:, 0] + s * a[:, 1], -s * a[:, 0] + c * a[:, 1]
-        # d/dt of the heading-frame acceleration includes the frame's own turn rate.
-        a_fwd_dot = c * jerk[:, 0] + s * jerk[:, 1] + yaw_rate * a_left
-        a_left_dot = -s * jerk[:, 0] + c * jerk[:, 1] - yaw_rate * a_fwd
-        pitch, pitch_rate = a_fwd / _TILT_GRAVITY, a_fwd_dot / _TILT_GRAVITY
-        roll, roll_rate = -a_left / _TILT_GRAVITY, -a_left_dot / _TILT_GRAVITY
-        Rx, Ry = _rot_x(roll), _rot_y(pitch)
-        R = _rot_z(yaw) @ Ry @ Rx @ R_LEVEL
-        # Body rate of Rz(yaw) Ry(pitch) Rx(roll), then carried through the constant R_LEVEL.
-        zeros = np.zeros_like(t)
-        omega_level = (np.einsum("nji,nj->ni", Ry @ Rx, np.stack([zeros, zeros, yaw_rate], 1))
-                  + np.einsum("nji,nj->ni", Rx, np.stack([zeros, pitch_rate, zeros], 1))
-                  + np.stack([roll_rate, zeros, zeros], 1))
-        return TrajectorySample(p, R, v, a, omega_level @ R_LEVEL)  # R_LEVEL^T omega_level
+        R, omega_body = tilted_attitude(yaw, yaw_rate, a, jerk)
+        return TrajectorySample(p, R, v, a, omega_body)
+
+
+def tilted_attitude(yaw: np.ndarray, yaw_rate: np.ndarray, a: np.ndarray,
+                    jerk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Quadrotor-like attitude of a flight with heading ``yaw`` [rad] (N,), its rate
+    [rad/s], world acceleration ``a`` (N, 3) [m/s^2] and jerk (N, 3) [m/s^3]:
+    ``R_world_body = Rz(yaw) Ry(pitch) Rx(roll) R_LEVEL`` with pitch = a_forward / g and
+    roll = -a_left / g. Returns R_world_body (N, 3, 3) and omega_body (N, 3) [rad/s]."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    a_fwd, a_left = c * a[:, 0] + s * a[:, 1], -s * a[:, 0] + c * a[:, 1]
+    # d/dt of the heading-frame acceleration includes the frame's own turn rate.
+    a_fwd_dot = c * jerk[:, 0] + s * jerk[:, 1] + yaw_rate * a_left
+    a_left_dot = -s * jerk[:, 0] + c * jerk[:, 1] - yaw_rate * a_fwd
+    pitch, pitch_rate = a_fwd / _TILT_GRAVITY, a_fwd_dot / _TILT_GRAVITY
+    roll, roll_rate = -a_left / _TILT_GRAVITY, -a_left_dot / _TILT_GRAVITY
+    Rx, Ry = _rot_x(roll), _rot_y(pitch)
+    R = _rot_z(yaw) @ Ry @ Rx @ R_LEVEL
+    # Body rate of Rz(yaw) Ry(pitch) Rx(roll), then carried through the constant R_LEVEL.
+    zeros = np.zeros_like(yaw)
+    omega_level = (np.einsum("nji,nj->ni", Ry @ Rx, np.stack([zeros, zeros, yaw_rate], 1))
+                   + np.einsum("nji,nj->ni", Rx, np.stack([zeros, pitch_rate, zeros], 1))
+                   + np.stack([roll_rate, zeros, zeros], 1))
+    return R, omega_level @ R_LEVEL  # R_LEVEL^T omega_level
 
 
 def default_trajectory(duration_s: float = 60.0, rest_s: float = 2.0,

@@ -268,10 +268,30 @@ def leakage_power_mw(plan: MemoryPlan, hw: HardwareConfig) -> float:
     return kb * hw.sram_leakage_uw_per_kb * 1e-3
 
 
+_CODEC_CACHE: dict[tuple, tuple[float | None, Geometry, str]] = {}
+
+
 def measure_codec_ratio(sequence: str | Path, samples: int, near: int = 0) -> tuple[float | None, Geometry, str]:
     """(compression ratio of ``accel_model.codec.encode`` on ``samples`` evenly spaced stereo
     pairs, the sequence geometry, a note). The ratio is None when the codec or the sequence
-    is unavailable; the note says why."""
+    is unavailable; the note says why. Results are kept for the process, keyed by the
+    sequence path and the modification time of its camera index (live energy reports
+    re-price a growing run many times)."""
+    root = Path(sequence).resolve()
+    index = next((p for p in (root / "mav0/cam0/data.csv", root / "cam0/data.csv") if p.is_file()), root)
+    try:
+        key = (str(root), index.stat().st_mtime_ns, samples, near)
+    except OSError:
+        key = None
+    if key is not None and key in _CODEC_CACHE:
+        return _CODEC_CACHE[key]
+    result = _measure_codec_ratio(sequence, samples, near)
+    if key is not None:
+        _CODEC_CACHE[key] = result
+    return result
+
+
+def _measure_codec_ratio(sequence: str | Path, samples: int, near: int) -> tuple[float | None, Geometry, str]:
     from datasets.errors import DatasetError
     from datasets.euroc import open_euroc
 

@@ -114,3 +114,17 @@ def test_knapsack_matches_brute_force():
         best = max(sum(v[i] for i in s) for r in range(n + 1) for s in itertools.combinations(range(n), r)
                    if sum(w[i] for i in s) <= cap)
         assert sum(v[i] for i in chosen) == pytest.approx(best)
+
+
+def test_codec_ratio_is_measured_once_per_sequence(euroc_micro, monkeypatch):
+    import accel_model.codec as codec
+
+    calls = []
+    real_encode = codec.encode
+    monkeypatch.setattr(codec, "encode", lambda image, near=0: calls.append(1) or real_encode(image, near=near))
+    first = measure_codec_ratio(euroc_micro, samples=3, near=1)
+    n = len(calls)
+    assert n == 6  # three stereo pairs
+    assert measure_codec_ratio(euroc_micro, samples=3, near=1) == first and len(calls) == n
+    measure_codec_ratio(euroc_micro, samples=3, near=2)  # another mode is measured anew
+    assert len(calls) == 2 * n

@@ -2,7 +2,8 @@
 
 Outputs in ``out_dir``: ``trajectory.tum`` (exact ns stamps, body in world),
 ``summary.json``, ``workloads.jsonl`` (one line of Workload records per frame, for the
-hardware model) and, with ground truth, ``trajectory.png`` and ``errors.png``.
+hardware model) and, with ground truth, ``trajectory.png`` and ``errors.png``;
+:func:`replay_map` (``--map``) adds the occupancy map files.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from datasets.messages import StereoFrame
-from datasets.tum import write_tum
+from datasets.tum import read_tum, write_tum
 from vio.lie import rot_to_quat_xyzw
 from vio.pipeline import PipelineConfig, VioPipeline
 
@@ -43,27 +44,54 @@ def replay(seq, out_dir: str | Path, config: PipelineConfig = PipelineConfig(), 
     total = len(seq.stereo_timestamps_ns) if max_frames is None else min(max_frames, len(seq.stereo_timestamps_ns))
     states, frames = [], 0
     start, cpu_start = time.perf_counter(), time.process_time()
-    with open(out / "workloads.jsonl", "w", encoding="utf-8") as workloads:
-        for message in prefetch_images(seq.messages()):
-            if isinstance(message, StereoFrame) and frames >= total:
-                break
-            state = pipeline.process(message)
-            if not isinstance(message, StereoFrame):
-                continue
-            frames += 1
-            record = pipeline.records[-1]
-            workloads.write(json.dumps({"timestamp_ns": record.timestamp_ns,
-                                        "stages": [w.to_dict() for w in record.workloads if w.enabled]}) + "\n")
-            if state is not None:
-                states.append(state)
-            if progress is not None:
-                progress(frames, total, (message.timestamp_ns - pipeline.first_frame_ns) * 1e-9)
-    wall_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
-    return _write_outputs(out, seq, pipeline, states, frames, wall_s, cpu_s)
+    stopped_by = "interrupted"  # the outputs of the frames done are written whatever stops the loop
+    try:
+        with open(out / "workloads.jsonl", "w", encoding="utf-8") as workloads:
+            for message in prefetch_images(seq.messages()):
+                if isinstance(message, StereoFrame) and frames >= total:
+                    break
+                state = pipeline.process(message)
+                if not isinstance(message, StereoFrame):
+                    continue
+                frames += 1
+                record = pipeline.records[-1]
+                workloads.write(json.dumps({"timestamp_ns": record.timestamp_ns,
+                                            "stages": [w.to_dict() for w in record.workloads if w.enabled]}) + "\n")
+                if state is not None:
+                    states.append(state)
+                if progress is not None:
+                    progress(frames, total, (message.timestamp_ns - pipeline.first_frame_ns) * 1e-9)
+        stopped_by = None
+    except Exception as exc:  # e.g. an unreadable image: written below, then re-raised
+        stopped_by = str(exc)
+        raise
+    finally:
+        wall_s, cpu_s = time.perf_counter() - start, time.process_time() - cpu_start
+        summary = _write_outputs(out, seq, pipeline, states, frames, wall_s, cpu_s, stopped_by)
+    return summary
+
+
+def replay_map(seq, out_dir: str | Path, config, z_m: float | None = None,
+               progress: Callable[[int, int], None] | None = None) -> dict:
+    """The ``--map`` step after :func:`replay`: builds an occupancy map along the run's
+    trajectory.tum (frames without an estimate are skipped; the ground truth when the run has
+    no estimate), writes map.npz, map.ply, map_slice.png and map_workloads.jsonl, and adds the
+    map's figures to summary.json under ``map``. ``config``: a MapBuildConfig. Returns the figures."""
+    from mapping.occupancy.exports import write_map_outputs
+    from mapping.occupancy.integrate import build_map
+
+    out = Path(out_dir)
+    estimate = read_tum(out / "trajectory.tum")
+    build = build_map(seq, estimate if len(estimate) else None, config, progress=progress)
+    figures = {**write_map_outputs(out, build, z_m), "poses": "vio" if len(estimate) else "groundtruth"}
+    summary = json.loads((out / "summary.json").read_text())
+    summary["map"] = figures
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return figures
 
 
 def _write_outputs(out: Path, seq, pipeline: VioPipeline, states: list, frames: int, wall_s: float,
-                   cpu_s: float) -> dict:
+                   cpu_s: float, stopped_by: str | None = None) -> dict:
     stamps = np.array([s.timestamp_ns for s in states], dtype=np.int64)
     p = np.array([s.p_world_body for s in states]).reshape(-1, 3)
     R = np.array([s.R_world_body for s in states]).reshape(-1, 3, 3)
@@ -73,6 +101,7 @@ def _write_outputs(out: Path, seq, pipeline: VioPipeline, states: list, frames: 
     summary = {
         "sequence": str(seq.root),
         "frames": frames,
+        "stopped_by": stopped_by,  # None: the run reached its end (or --max-frames)
         "estimated_frames": len(states),
         "resets": pipeline.resets,
         "reset_reasons": [{"timestamp_ns": t, "reason": r} for t, r in pipeline.reset_reasons],

@@ -20,6 +20,14 @@ STAGE_GROUPS = ("frontend", "backend", "mapping", "mi")
 # triangles, only the blocks that exist), ``dense`` (Schur-reduced, full squares) and
 # ``dense_full`` (no Schur complement: one dense H over poses and landmarks, the naive design).
 H_STORAGE = ("sparse_symmetric", "dense", "dense_full")
+# Upper limits, beyond any design modelled here, that keep the model's arithmetic finite and
+# its planning tractable: E ~ V^2 overflows for absurd supplies; the codec's NEAR is at most
+# 127 (T.87, accel_model.codec.MAX_NEAR); each sampled frame is encoded; the on-chip
+# allocation is a knapsack over the budget in 1 KiB units (memory.plan_memory).
+MAX_VDD_V = 10.0
+MAX_NEAR = 127
+MAX_CODEC_SAMPLES = 10_000
+MAX_ONCHIP_BYTES = 1 << 28  # 256 MiB: the knapsack then takes about 2 s
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,10 @@ class HardwareConfig(ConfigMixin):
         for key, value in non_negative.items():
             if value < 0:
                 raise ValueError(f"{key} must be >= 0, got {value}")
+        for key, limit in (("vdd_v", MAX_VDD_V), ("codec_near", MAX_NEAR), ("codec_sample_frames", MAX_CODEC_SAMPLES),
+                           ("onchip_budget_bytes", MAX_ONCHIP_BYTES)):
+            if getattr(self, key) > limit:
+                raise ValueError(f"{key} must be at most {limit}, got {getattr(self, key)}")
         if self.h_storage not in H_STORAGE:
             raise ValueError(f"h_storage must be one of {', '.join(H_STORAGE)}, got {self.h_storage!r}")
         if self.gradients not in ("stored", "on_the_fly"):

@@ -58,19 +58,45 @@ class RunData:
     summary: dict
 
 
+EXTRA_WORKLOAD_FILES = ("map_workloads.jsonl", "mi_workloads.jsonl")  # mapping and MI work of a run, if any
+
+
 def load_run(run_dir: str | Path) -> RunData:
-    """Reads ``workloads.jsonl`` and ``summary.json``; EnergyModelError on missing or bad files."""
+    """Reads ``workloads.jsonl`` (one record per camera frame), ``summary.json`` and, when
+    present, the mapping/MI records (``map_workloads.jsonl``, ``mi_workloads.jsonl``),
+    whose totals are spread over the run's frames. EnergyModelError on missing or bad files."""
     run = Path(run_dir)
     path = run / "workloads.jsonl"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+        summary = _load_json(run / "summary.json")
     except OSError as exc:
         raise EnergyModelError(f"{run}: not a run folder ({exc.strerror}: {exc.filename})") from None
-    except json.JSONDecodeError as exc:
-        raise EnergyModelError(f"{run / 'summary.json'}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    except UnicodeDecodeError:
+        raise EnergyModelError(f"{path}: not UTF-8 text") from None
+    _check_summary(summary, run / "summary.json")
     ops: dict[str, dict] = defaultdict(lambda: defaultdict(float))
     traffic: dict[tuple[str, str], list] = {}
+    stamps = _accumulate(path, lines, ops, traffic)
+    if not stamps:
+        raise EnergyModelError(f"{path}: no frames recorded")
+    for name in EXTRA_WORKLOAD_FILES:
+        extra = run / name
+        if extra.is_file():
+            try:
+                _accumulate(extra, extra.read_text(encoding="utf-8").splitlines(), ops, traffic)
+            except UnicodeDecodeError:
+                raise EnergyModelError(f"{extra}: not UTF-8 text") from None
+    n = len(stamps)
+    span_s = (max(stamps) - min(stamps)) * 1e-9
+    fps = (n - 1) / span_s if n > 1 and span_s > 0 else NAVION_FPS
+    uses = {key: BufferUse(key[0], key[1], r / n, w / n, bits, peak) for key, (r, w, bits, peak) in traffic.items()}
+    mean_ops = {g: {k: c / n for k, c in d.items()} for g, d in ops.items()}
+    return RunData(run, n, fps, mean_ops, uses, summary)
+
+
+def _accumulate(path: Path, lines: list[str], ops: dict, traffic: dict) -> list[int]:
+    """Adds the workload records in ``lines`` (of ``path``) to ``ops`` and ``traffic``; returns their stamps."""
     stamps = []
     for number, text in enumerate(lines, start=1):
         if not text.strip():
@@ -78,8 +104,12 @@ def load_run(run_dir: str | Path) -> RunData:
         try:
             record = json.loads(text)
             stamps.append(int(record["timestamp_ns"]))
+            if not 0 <= stamps[-1] < 2**63:
+                raise ValueError(f"timestamp_ns {stamps[-1]} outside the int64 nanosecond range")
             stages = [Workload.from_dict(s) for s in record["stages"]]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, WorkloadError) as exc:
+            _check_counts(stages)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError, RecursionError,
+                WorkloadError) as exc:
             raise EnergyModelError(f"{path}:{number}: malformed workload record ({exc})") from None
         for wl in stages:
             group = stage_group(wl.stage)
@@ -91,14 +121,54 @@ def load_run(run_dir: str | Path) -> RunData:
                 acc[1] += t.writes_words
                 acc[2] = t.word_bits if t.accessed else acc[2]
                 acc[3] = max(acc[3], t.peak_bytes)
-    if not stamps:
-        raise EnergyModelError(f"{path}: no frames recorded")
-    n = len(stamps)
-    span_s = (max(stamps) - min(stamps)) * 1e-9
-    fps = (n - 1) / span_s if n > 1 and span_s > 0 else NAVION_FPS
-    uses = {key: BufferUse(key[0], key[1], r / n, w / n, bits, peak) for key, (r, w, bits, peak) in traffic.items()}
-    mean_ops = {g: {k: c / n for k, c in d.items()} for g, d in ops.items()}
-    return RunData(run, n, fps, mean_ops, uses, summary)
+    return stamps
+
+
+def _load_json(path: Path):
+    """The JSON value in ``path``; EnergyModelError naming the file (and line) if it is not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise EnergyModelError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise EnergyModelError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise EnergyModelError(f"{path}: malformed JSON (nested too deeply)") from None
+
+
+def _is_number(value) -> bool:
+    """A finite int or float (not a bool), small enough to become a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _check_summary(summary, path: Path) -> None:
+    """The summary.json fields the report reads have the right types."""
+    if not isinstance(summary, dict):
+        raise EnergyModelError(f"{path}: expected a JSON object, got {type(summary).__name__}")
+    if not isinstance(summary.get("sequence"), (str, type(None))):
+        raise EnergyModelError(f"{path}: 'sequence' must be a path string, got {summary['sequence']!r:.60}")
+    measured = summary.get("measured")
+    if not isinstance(measured, (dict, type(None))):
+        raise EnergyModelError(f"{path}: 'measured' must be an object, got {measured!r:.60}")
+    for where, section in (("", summary), ("measured.", measured or {})):
+        for key in ("process_cpu_time_s", "instructions", "rapl_energy_j"):
+            value = section.get(key)
+            if value is not None and not (_is_number(value) and value >= 0):
+                raise EnergyModelError(f"{path}: '{where}{key}' must be a non-negative number, got {value!r:.60}")
+
+
+def _check_counts(stages: list[Workload]) -> None:
+    """Counts a float can hold (ValueError otherwise): the report averages them as floats."""
+    for wl in stages:
+        numbers = [*wl.ops.values()] + [v for t in wl.buffers.values()
+                                        for v in (t.reads_words, t.writes_words, t.peak_bytes)]
+        if any(not _is_number(v) for v in numbers):
+            raise ValueError(f"stage {wl.stage!r}: a count is too large")
 
 
 def _sequence_path(run: RunData, sequence: str | Path | None) -> Path | None:
@@ -212,21 +282,26 @@ def load_report(path: str | Path) -> dict:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise EnergyModelError(f"{path}: cannot read the report ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise EnergyModelError(f"{path}: not an energy report (not UTF-8 text)") from None
     except json.JSONDecodeError as exc:
         raise EnergyModelError(f"{path}:{exc.lineno}: not an energy report (malformed JSON: {exc.msg})") from None
+    except RecursionError:
+        raise EnergyModelError(f"{path}: not an energy report (JSON nested too deeply)") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise EnergyModelError(f"{path}: not an energy report (no schema_version)")
     if data["schema_version"] != SCHEMA_VERSION:
-        raise EnergyModelError(f"{path}: energy report schema {data['schema_version']!r} is not supported "
+        raise EnergyModelError(f"{path}: energy report schema {data['schema_version']!r:.40} is not supported "
                                f"(expected {SCHEMA_VERSION}); rerun `navion energy` on its run folder")
-    try:
-        for section in ("accelerator", "cpu"):
-            float(data[section]["energy_per_frame_uj"])
-            float(data[section]["power_mw"])
-        for stage in data["stages"].values():
-            float(stage["energy_per_frame_uj"])
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise EnergyModelError(f"{path}: malformed energy report (missing or bad field {exc})") from None
+    for keys in REPORT_NUMBERS:
+        value = data
+        for key in keys:
+            if not isinstance(value, dict) or key not in value:
+                raise EnergyModelError(f"{path}: malformed energy report (missing field {'.'.join(keys)})")
+            value = value[key]
+        if not _is_number(value):
+            raise EnergyModelError(f"{path}: malformed energy report ({'.'.join(keys)} must be a finite "
+                                   f"number, got {value!r:.40})")
     return data
 
 
@@ -294,6 +369,14 @@ def plot_report(report: dict, path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+REPORT_NUMBERS = (  # the figures compare_rows reads (load_report checks they are finite numbers)
+    ("accelerator", "energy_per_frame_uj"), ("accelerator", "power_mw"),
+    ("cpu", "energy_per_frame_uj"), ("cpu", "power_mw"),
+    *(("stages", g, "energy_per_frame_uj") for g in STAGE_GROUPS),
+    *(("accelerator", "categories", f"{c}_uj") for c in CATEGORIES),
+    ("memory", "peak_onchip_bytes"), ("memory", "reduction_factor"))
 
 
 def compare_rows(reports: list[tuple[str, dict]]) -> list[tuple[str, list[float]]]:

@@ -8,6 +8,7 @@ the body frame. Intrinsics are ``[fu, fv, cu, cv]`` in pixels; distortion models
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,11 @@ import yaml
 from .errors import DatasetError
 
 DISTORTION_MODELS = {"radial-tangential": 4, "radtan": 4, "equidistant": 4, "none": 0}
+# Plausibility limits on calibration values (far beyond any real sensor; larger values are
+# corrupt files and would overflow the estimator's arithmetic, e.g. squared noise densities).
+MAX_RESOLUTION_PX = 65535
+MAX_RATE_HZ = 1e6
+MAX_IMU_NOISE = 1e3  # noise densities and random walks, in their EuRoC units
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,17 @@ class ImuCalibration:
         }
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader that also reads YAML 1.2 exponent floats (``1e-3``, ``2E5``),
+    which YAML 1.1 resolves to strings, so ``max_jump_m: 1e-3`` is the number users mean."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."))
+
+
 def load_yaml_text(text: str, source: str) -> dict:
     """Parse an EuRoC/OpenCV-flavoured yaml document.
 
@@ -93,7 +110,9 @@ def load_yaml_text(text: str, source: str) -> dict:
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     cleaned = ["" if ln.strip().startswith("%YAML") else ln for ln in lines]
     try:
-        data = yaml.safe_load("\n".join(cleaned))
+        data = yaml.load("\n".join(cleaned), Loader=_Loader)  # _Loader is a SafeLoader
+    except RecursionError:
+        raise DatasetError("malformed yaml: nested too deeply", source) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = None if mark is None else mark.line + 1
@@ -165,12 +184,15 @@ def parse_camera_yaml(text: str, source: str, name: str) -> CameraCalibration:
         raise DatasetError(f"'{model}' needs {DISTORTION_MODELS[model]} distortion coefficients, got {len(dist)}",
                            source, _line_of(text, "distortion_coefficients"))
     res = _numbers(_require(data, "resolution", source), 2, "resolution", source, text)
-    if min(res) <= 0 or any(r != int(r) for r in res):
-        raise DatasetError(f"'resolution' must be two positive integers, got {res}", source,
+    if min(res) <= 0 or max(res) > MAX_RESOLUTION_PX or any(r != int(r) for r in res):
+        raise DatasetError(f"'resolution' must be two integers in 1..{MAX_RESOLUTION_PX}, got {res}", source,
                            _line_of(text, "resolution"))
     rate = _number(_require(data, "rate_hz", source), "rate_hz", source, text)
-    if rate <= 0 or intr[0] <= 0 or intr[1] <= 0:
-        raise DatasetError("'rate_hz' and focal lengths must be positive", source)
+    if not 0 < rate <= MAX_RATE_HZ:
+        raise DatasetError(f"'rate_hz' must be in (0, {MAX_RATE_HZ:g}] Hz, got {rate}", source,
+                           _line_of(text, "rate_hz"))
+    if intr[0] <= 0 or intr[1] <= 0:
+        raise DatasetError("focal lengths must be positive", source, _line_of(text, "intrinsics"))
     return CameraCalibration(name, T, tuple(intr), model, tuple(dist), (int(res[0]), int(res[1])), rate)
 
 
@@ -184,6 +206,9 @@ def parse_imu_yaml(text: str, source: str, name: str = "imu0") -> ImuCalibration
         vals[key] = _number(_require(data, key, source), key, source, text)
         if vals[key] < 0 or (key == "rate_hz" and vals[key] == 0):
             raise DatasetError(f"'{key}' must be positive, got {vals[key]}", source, _line_of(text, key))
+        limit = MAX_RATE_HZ if key == "rate_hz" else MAX_IMU_NOISE
+        if vals[key] > limit:
+            raise DatasetError(f"'{key}' must be at most {limit:g}, got {vals[key]}", source, _line_of(text, key))
     return ImuCalibration(name, T, vals["rate_hz"], vals["gyroscope_noise_density"],
                           vals["gyroscope_random_walk"], vals["accelerometer_noise_density"],
                           vals["accelerometer_random_walk"])

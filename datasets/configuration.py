@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from pathlib import Path
 
 from .calibration import load_yaml_text, read_yaml_file
 from .errors import DatasetError
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 class ConfigError(DatasetError, ValueError):
@@ -67,6 +70,8 @@ def _coerce(value, hint, name: str, text: str | None = None):
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"'{name}' must be an integer, got {value!r}")
+        if not _INT64_MIN <= value <= _INT64_MAX:  # numpy, OpenCV and numba take int64 at most
+            raise TypeError(f"'{name}' must be an integer within int64, got {value}")
         return value
     if hint is bool:
         if not isinstance(value, bool):
@@ -108,7 +113,7 @@ class ConfigMixin:
             if isinstance(exc, DatasetError) and exc.path is not None:
                 raise
             message = str(exc)
-            line = next((_key_line(_text, k) for k in values if f"{k}" in message), None)
+            line = next((_key_line(_text, k) for k in values if re.search(rf"\b{re.escape(k)}\b", message)), None)
             raise ConfigError(message, source, line) from None
 
     @classmethod

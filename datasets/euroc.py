@@ -218,7 +218,13 @@ class EurocSequence(StereoInertialSequence):
 
 
     def _load(self, rel: str) -> np.ndarray:
-        return _decode_gray8(self._source.read_bytes(rel), self._source.where(rel))
+        where = self._source.where(rel)
+        image = _decode_gray8(self._source.read_bytes(rel), where)
+        cal = self.cam0 if rel.startswith("cam0/") else self.cam1
+        if image.shape != (cal.height, cal.width):
+            raise DatasetError(f"image is {image.shape[1]}x{image.shape[0]} but the {cal.name} calibration "
+                               f"says {cal.width}x{cal.height}", where)
+        return image
 
     def _frame(self, camera: str, timestamp_ns: int) -> CameraFrame:
         rel = f"{camera}/data/{self._files[camera][timestamp_ns]}"

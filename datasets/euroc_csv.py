@@ -13,6 +13,9 @@ import numpy as np
 from .errors import DatasetError, WarningCounter
 
 _INT64 = np.iinfo(np.int64)
+# No EuRoC quantity (m, m/s, rad/s, m/s^2, quaternions) comes near this: larger values are
+# corrupt and would overflow the float64 arithmetic downstream (squares, sums).
+MAX_ABS_VALUE = 1e9
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,15 @@ class CsvRows:
     n_columns: int
 
 
+def _plain(field: str) -> bool:
+    """ASCII without digit-group underscores: what numpy's parser reads (Python's int() and
+    float() also take other scripts' digits and ``1_0``)."""
+    return field.isascii() and "_" not in field
+
+
 def _is_int(field: str) -> bool:
     try:
-        return _INT64.min <= int(field) <= _INT64.max
+        return _plain(field) and _INT64.min <= int(field) <= _INT64.max
     except ValueError:
         return False
 
@@ -79,21 +88,36 @@ def split_rows(text: str, source: str, columns: tuple[int, ...], warnings: Warni
 def _is_float(field: str) -> bool:
     try:
         float(field)
-        return True
+        return _plain(field)
     except ValueError:
         return False
 
 
-def _bad_field_error(rows: CsvRows, exc: Exception, n_numeric: int) -> DatasetError:
+def _bad_field_error(rows: CsvRows, exc: Exception, n_numeric: int, parse) -> DatasetError:
     """Locate the first unparsable field among the first ``n_numeric`` columns after a
-    vectorised parse failed with ``exc``."""
+    vectorised parse failed with ``exc``; ``parse([line])`` is that parse for single lines,
+    used to find the line when no single field looks wrong."""
     for line, number in zip(rows.lines, rows.line_numbers):
         for column, field in enumerate(line.split(",")[:n_numeric], start=1):
             if not (_is_int(field) if column == 1 else _is_float(field)):
                 kind = "an int64 timestamp [ns]" if column == 1 else "a number"
-                return DatasetError(f"column {column}: expected {kind}, got {field.strip()!r}",
+                return DatasetError(f"column {column}: expected {kind}, got {field.strip()[:40]!r}",
                                     rows.source, int(number))
-    return DatasetError(f"cannot parse numbers: {exc}", rows.source)
+    for line, number in zip(rows.lines, rows.line_numbers):
+        try:
+            parse([line])
+        except (ValueError, OverflowError) as line_exc:
+            return DatasetError(f"cannot parse numbers: {line_exc}", rows.source, int(number))
+    return DatasetError(f"cannot parse numbers: {exc}", rows.source, int(rows.line_numbers[0]))
+
+
+def _negative_stamp_error(stamps_ns: np.ndarray, rows: CsvRows) -> DatasetError | None:
+    """Timestamps are nanoseconds since an epoch: a negative one is a corrupt row."""
+    negative = np.flatnonzero(stamps_ns < 0)
+    if negative.size == 0:
+        return None
+    i = int(negative[0])
+    return DatasetError(f"negative timestamp {int(stamps_ns[i])} ns", rows.source, int(rows.line_numbers[i]))
 
 
 def increasing_mask(stamps_ns: np.ndarray, line_numbers: np.ndarray, source: str,
@@ -120,24 +144,42 @@ def read_numeric_csv(text: str, source: str, columns: tuple[int, ...],
     """Parse a numeric EuRoC csv (IMU, ground truth).
 
     Returns (stamps_ns int64 (N,), values float64 (N, C-1)), with rows holding
-    NaN/inf ('nan_row') and out-of-order rows dropped.
+    NaN/inf ('nan_row') or values beyond ``MAX_ABS_VALUE`` ('huge_value'), pose rows
+    (``columns`` (8, 17)) with a zero quaternion ('zero_quaternion') and out-of-order rows
+    dropped. Negative timestamps raise DatasetError.
     """
     rows = split_rows(text, source, columns, warnings)
     dtype = [("t", np.int64)] + [(f"v{i}", np.float64) for i in range(1, rows.n_columns)]
+
+    def parse(lines: list[str]) -> np.ndarray:
+        return np.loadtxt(lines, delimiter=",", dtype=dtype, comments=None, ndmin=1)
+
     try:
-        table = np.loadtxt(rows.lines, delimiter=",", dtype=dtype, comments=None, ndmin=1)
+        table = parse(rows.lines)
     except (ValueError, OverflowError) as exc:
-        raise _bad_field_error(rows, exc, rows.n_columns) from None
+        raise _bad_field_error(rows, exc, rows.n_columns, parse) from None
     stamps = table["t"]
+    error = _negative_stamp_error(stamps, rows)
+    if error is not None:
+        raise error
     values = np.column_stack([table[f"v{i}"] for i in range(1, rows.n_columns)])
-    finite = np.isfinite(values).all(axis=1)
-    if not finite.all():
-        first = int(np.argmin(finite))
-        warnings.warn("nan_row", f"{source}:{rows.line_numbers[first]}: NaN or inf value; row dropped",
-                      int((~finite).sum()))
-        stamps, values, numbers = stamps[finite], values[finite], rows.line_numbers[finite]
-    else:
-        numbers = rows.line_numbers
+    numbers = rows.line_numbers
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(values).all(axis=1)
+        checks = [("nan_row", ~finite, "NaN or inf value"),
+                  ("huge_value", finite & (np.abs(values) > MAX_ABS_VALUE).any(axis=1),
+                   f"value beyond {MAX_ABS_VALUE:g} (corrupt)")]
+        if columns == (8, 17):  # EuRoC poses: quaternion w, x, y, z in columns 5-8
+            checks.append(("zero_quaternion", np.linalg.norm(values[:, 3:7], axis=1) <= 1e-12,
+                           "quaternion of zero norm"))
+    drop = np.zeros(len(stamps), dtype=bool)
+    for kind, mask, what in checks:
+        mask &= ~drop
+        if mask.any():
+            first = int(np.argmax(mask))
+            warnings.warn(kind, f"{source}:{numbers[first]}: {what}; row dropped", int(mask.sum()))
+            drop |= mask
+    stamps, values, numbers = stamps[~drop], values[~drop], numbers[~drop]
     keep = increasing_mask(stamps, numbers, source, warnings)
     return stamps[keep], values[keep]
 
@@ -149,10 +191,17 @@ def read_image_index(text: str, source: str, warnings: WarningCounter) -> tuple[
     """
     rows = split_rows(text, source, (2,), warnings)
     fields = [line.split(",") for line in rows.lines]
+
+    def parse(lines: list[str]) -> np.ndarray:
+        return np.array([line.split(",")[0] for line in lines]).astype(np.int64)
+
     try:
-        stamps = np.array([f[0] for f in fields]).astype(np.int64)
+        stamps = parse(rows.lines)
     except (ValueError, OverflowError) as exc:
-        raise _bad_field_error(rows, exc, 1) from None
+        raise _bad_field_error(rows, exc, 1, parse) from None
+    error = _negative_stamp_error(stamps, rows)
+    if error is not None:
+        raise error
     names = [f[1].strip() for f in fields]
     if "" in names:
         raise DatasetError("empty filename", source, int(rows.line_numbers[names.index("")]))

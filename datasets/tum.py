@@ -10,7 +10,8 @@ returns the same nanoseconds. Floats are written with Python's shortest round-tr
 ``repr``, so positions and quaternions also come back bit-exact.
 
 The reader is slightly more tolerant than evo (whose parser wants single spaces):
-whitespace runs, tabs, CRLF, blank lines and whole-line ``#`` comments are accepted.
+whitespace runs, tabs, CRLF, blank lines and whole-line ``#`` comments are accepted. It
+rejects positions beyond ``MAX_POSITION_M`` (1e9 m) as corrupt.
 Commas are rejected on purpose: evo rejects them too, and 8-column comma files are
 usually EuRoC pose csv files (nanoseconds, w-first quaternions), which a TUM reader
 would silently misread.
@@ -32,6 +33,10 @@ from .errors import DatasetError, WarningCounter
 HEADER = "# timestamp tx ty tz qx qy qz qw"
 _STAMP_RE = re.compile(r"\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?")
 _INT64_MAX = 2**63 - 1
+# Read limits: no robot trajectory leaves 1e9 m (2.6x the Moon's distance); larger values are
+# corrupt, and their squares overflow the evaluator's float64 sums (Umeyama alignment).
+MAX_POSITION_M = 1e9
+MAX_QUATERNION_COMPONENT = 1e100
 
 
 def format_stamp_ns(t: int) -> str:
@@ -159,11 +164,17 @@ def _parse_row(fields: list[str], path: Path, line: int) -> tuple[int, list[floa
     values = []
     for field in fields[1:]:
         try:
+            if not field.isascii() or "_" in field:  # float() also reads other scripts' digits and 1_0
+                raise ValueError(field)
             values.append(float(field))
         except ValueError:
             raise DatasetError(f"non-numeric value {field[:40]!r}", path, line) from None
     if not all(map(math.isfinite, values)):
         raise DatasetError("non-finite position or quaternion", path, line)
+    if max(map(abs, values[:3])) > MAX_POSITION_M:
+        raise DatasetError(f"position beyond {MAX_POSITION_M:g} m (a corrupt value?)", path, line)
+    if max(map(abs, values[3:])) > MAX_QUATERNION_COMPONENT:
+        raise DatasetError("quaternion component beyond 1e100 (a corrupt value?)", path, line)
     if sum(v * v for v in values[3:]) <= 1e-24:
         raise DatasetError("quaternion has zero norm", path, line)
     return stamp, values

@@ -10,7 +10,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__, energy_cli
+from . import __version__, energy_cli, launch_cli, mimap_cli, sweep_cli
 from .errors import KNOWN_ERRORS, CliError
 from .sequences import open_sequence
 
@@ -51,14 +51,46 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     config = PipelineConfig.from_yaml(args.config) if args.config else PipelineConfig()
     if args.max_frames is not None and args.max_frames < 1:
         raise CliError(f"--max-frames must be >= 1, got {args.max_frames}")
+    map_config = _map_config(args)
     seq = open_sequence(args.path, calibration=args.calibration)
+    if args.perturb:
+        from datasets.perturb import PerturbConfig, PerturbedSequence
+
+        seq = PerturbedSequence(seq, PerturbConfig.from_cli(args.perturb))
     with progress_bar("replay", unit="frames", realtime=True) as advance:
         summary = replay(seq, args.out, config, max_frames=args.max_frames, progress=advance)
     ate = summary["ate_rmse_m"]
     print(f"{summary['frames']} frames, {summary['resets']} resets, {summary['fps']:.1f} fps "
           f"({summary['realtime_factor']:.2f}x real time), ATE RMSE "
           + ("n/a (no ground truth)" if ate is None else f"{ate:.3f} m") + f"; outputs in {args.out}")
+    if map_config is not None:
+        from .replay import replay_map
+
+        with progress_bar("map", unit="frames") as advance:
+            figures = replay_map(seq, args.out, map_config, z_m=args.map_z_m, progress=advance)
+        print(f"map: {figures['frames_integrated']} frames at {figures['poses']} poses, "
+              f"{figures['occupied_voxels']} occupied and {figures['free_voxels']} free voxels of "
+              f"{figures['resolution_m']:g} m, {figures['ms_per_frame']:.0f} ms per frame")
     return 0
+
+
+def _map_config(args: argparse.Namespace):
+    """The MapBuildConfig of ``replay --map`` (validated before the run), or None without --map."""
+    from mapping.occupancy.integrate import MapBuildConfig
+
+    given = [flag for flag, value in (("--map-resolution-m", args.map_resolution_m), ("--map-every", args.map_every),
+                                      ("--map-z-m", args.map_z_m), ("--map-config", args.map_config))
+             if value is not None]
+    if not args.map:
+        if given:
+            raise CliError(f"{given[0]} needs --map")
+        return None
+    options = MapBuildConfig.from_yaml(args.map_config).to_dict() if args.map_config else {}
+    if args.map_resolution_m is not None:
+        options.setdefault("occupancy", {})["resolution_m"] = args.map_resolution_m
+    if args.map_every is not None:
+        options["every_n_frames"] = args.map_every
+    return MapBuildConfig.from_dict(options, source="--map options")
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
@@ -145,6 +177,20 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--max-frames", dest="max_frames", type=int, metavar="N", help="stop after N stereo frames")
     rp.add_argument("--config", metavar="YAML", help="pipeline options (sections frontend, window, solver, ...)")
     rp.add_argument("--calibration", metavar="DIR", help="for bags: folder with cam0/cam1/imu0 sensor.yaml")
+    rp.add_argument("--perturb", nargs="+", metavar="YAML|KEY=VALUE",
+                    help="hard conditions (docs/robustness.md): a yaml file or options such as imu_noise_factor=5 "
+                         "drop_fraction=0.05 time_offset_ms=5 flicker_gain=[0.6,1.4] wall_start_s=20")
+    rp.add_argument("--map", action="store_true",
+                    help="then build an occupancy map along the estimated trajectory: map.npz, map.ply, "
+                         "map_slice.png, map_workloads.jsonl")
+    rp.add_argument("--map-resolution-m", dest="map_resolution_m", type=float, metavar="M",
+                    help="map cell edge [m] (default 0.1)")
+    rp.add_argument("--map-every", dest="map_every", type=int, metavar="N",
+                    help="integrate every N-th stereo frame into the map (default 5)")
+    rp.add_argument("--map-z-m", dest="map_z_m", type=float, metavar="Z",
+                    help="height of map_slice.png [m, world] (default: the median camera height)")
+    rp.add_argument("--map-config", dest="map_config", metavar="YAML",
+                    help="map options (every_n_frames, sections occupancy and stereo); the --map-* flags override it")
     rp.set_defaults(func=_cmd_replay)
 
     ev = sub.add_parser("eval", help="ATE and RPE of an estimated trajectory against ground truth",
@@ -167,6 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.set_defaults(func=_cmd_eval)
 
     energy_cli.add_parser(sub)
+    mimap_cli.add_parser(sub)
+    sweep_cli.add_parser(sub)
+    launch_cli.add_parser(sub)
     return parser
 
 

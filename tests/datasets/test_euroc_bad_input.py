@@ -2,6 +2,7 @@
 files raise DatasetError naming the file and line. Fixtures are tiny synthetic sequences."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import zipfile
 from pathlib import Path
@@ -49,7 +50,7 @@ def mav0(tmp_path) -> Path:
     root = tmp_path / "seq" / "mav0"
     for c, cal in enumerate(euroc_cameras()):
         (root / cal.name / "data").mkdir(parents=True)
-        (root / cal.name / "sensor.yaml").write_text(camera_yaml(cal))
+        (root / cal.name / "sensor.yaml").write_text(camera_yaml(dataclasses.replace(cal, resolution=(32, 24))))
         _write_csv(root / cal.name / "data.csv", CAM_HEADER, _cam_rows())
         for i in range(N_FRAMES):
             cv2.imwrite(str(root / cal.name / "data" / f"{T0 + i * CAM_DT}.png"), _image(i, c))

@@ -32,7 +32,7 @@ from accel_model.workload import Workload
 from ..errors import MappingError
 from .raycast import ScanCells
 
-STAGE = "map_integrate"
+STAGE = "mapping.integrate"  # the energy report's "mapping" group (accel_model.report.stage_group)
 MAP_BUFFER = "map_tiles"
 MARKS_BUFFER = "scan_marks"
 TOUCHED_BUFFER = "scan_touched"

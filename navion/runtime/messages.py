@@ -109,11 +109,14 @@ class MapUpdate(Message):
 @dataclass(frozen=True)
 class Goal(Message):
     """A next view chosen by an explorer: position ``p_world_goal`` (3,) [m] and heading
-    ``yaw_rad`` in the world frame, with its score (e.g. mutual information [bits])."""
+    ``yaw_rad`` in the world frame, with its score (e.g. mutual information [bits]);
+    ``path_world_m`` (K, 3) [m]: waypoints from the current position to the goal through
+    free space, when the planner gives a path (None: fly straight)."""
 
     p_world_goal: np.ndarray
     yaw_rad: float
     score: float
+    path_world_m: np.ndarray | None = None
 
 
 SETUP_TOPIC = "sensors/setup"

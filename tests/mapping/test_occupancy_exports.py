@@ -49,7 +49,7 @@ def test_workload_counts_of_one_ray():
     config = OccupancyConfig(resolution_m=1.0, max_range_m=10.0)
     for cls in (OccupancyGrid3D, ChunkedOccupancyGrid3D):
         grid = cls([0, 0, 0], 1.0, (8, 4, 4), config)
-        workload = Workload("map_integrate")
+        workload = Workload("mapping.integrate")
         scan = grid.integrate_scan([0.5, 1.5, 1.5], [[3.5, 1.5, 1.5]], workload, banks=4)
         assert (scan.dda_steps, scan.cells_visited, scan.free_updates, scan.occupied_updates) == (3, 4, 3, 1)
         # banks (ix + iy + iz) mod 4 of cells x = 0..3 at y = z = 1: 2, 3, 0, 1 -> one cell each
@@ -73,7 +73,7 @@ def test_workloads_jsonl_round_trips(tmp_path):
     grid, wall = _room_grid()
     records = []
     for _ in range(2):
-        records.append(Workload("map_integrate"))
+        records.append(Workload("mapping.integrate"))
         grid.integrate_scan([0.55, 1.5, 1.0], wall, records[-1])
     write_workloads(tmp_path / "map_workloads.jsonl", np.array([5, 7]), records)
     lines = [json.loads(line) for line in (tmp_path / "map_workloads.jsonl").read_text().splitlines()]

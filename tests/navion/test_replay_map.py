@@ -55,6 +55,11 @@ def test_replay_map_writes_the_map_files(capsys, tiny_sequence, tmp_path):
     assert stamps == sorted(stamps)
     workload = Workload.from_dict(lines[0]["stages"][0])
     assert workload.total_ops("compare") > 0 and "map_tiles.bank0" in workload.buffers
+    # the energy report prices the map's work as the mapping stage
+    code, out, err = run(capsys, "energy", tmp_path, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["stages"]["mapping"]["energy_per_frame_uj"] > 0
 
 
 def test_replay_map_without_estimates_uses_the_ground_truth(tiny_sequence, tmp_path):

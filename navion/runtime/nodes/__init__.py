@@ -1,2 +1,2 @@
 """The shipped node types; importing this package registers them (see ``navion.runtime.node``)."""
-from . import energy_monitor, player, recorder, vio  # noqa: F401
+from . import controller, energy_monitor, explorer, mapper, player, recorder, simulator, vio  # noqa: F401

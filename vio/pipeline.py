@@ -46,6 +46,10 @@ from .stereo_odometry import StereoOdometry
 class PipelineConfig(ConfigMixin):
     """Options of the whole VIO pipeline (sections: frontend, window, solver, static_init).
 
+    The solver stops after 4 linearisations or once a step lowers the cost by less than
+    1e-5 relatively (measured on the MH_01 twin: the median decrease is 1.5e-2 at the first
+    step, 8e-6 at the second, 7e-8 at the third; the window is solved again next frame).
+
     init_window_s: IMU history used by the static initialisation [s].
     dynamic_init_window_s: span of stereo odometry aligned with the IMU when the sequence
         starts (or resumes) in motion [s].
@@ -63,7 +67,7 @@ class PipelineConfig(ConfigMixin):
 
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
     window: WindowConfig = field(default_factory=WindowConfig)
-    solver: SolverConfig = field(default_factory=lambda: SolverConfig(max_iterations=4))
+    solver: SolverConfig = field(default_factory=lambda: SolverConfig(max_iterations=4, function_tolerance=1e-5))
     static_init: StaticInitConfig = field(default_factory=StaticInitConfig)
     init_window_s: float = 1.0
     dynamic_init_window_s: float = 1.5

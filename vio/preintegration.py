@@ -140,6 +140,7 @@ class ImuPreintegration:
         self.workload = workload
         self._bias = bias
         self._raw: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._revision = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -150,6 +151,7 @@ class ImuPreintegration:
         self._jac = np.zeros((9, 6))
         self._dt_s = 0.0
         self._n = 0
+        self._revision += 1
 
     # -- measurements -------------------------------------------------------------
 
@@ -185,6 +187,7 @@ class ImuPreintegration:
                                     self._delta_R, self._delta_v, self._delta_p, self._cov, self._jac)
         self._dt_s += float(np.sum(dt))
         self._n += dt.size
+        self._revision += 1
         if self.workload is not None:
             n_general = dt.size - n_series
             for kind, base in _STAGE_OPS.items():
@@ -230,6 +233,11 @@ class ImuPreintegration:
     @property
     def num_samples(self) -> int:
         return self._n
+
+    @property
+    def revision(self) -> int:
+        """Increases whenever the preintegrated values change (a key for caches of derived values)."""
+        return self._revision
 
     @property
     def covariance(self) -> np.ndarray:

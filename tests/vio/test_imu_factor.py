@@ -166,3 +166,24 @@ def test_retract_local_roundtrip_and_validation():
         KeyframeState(np.eye(3), np.zeros(3), np.zeros(2))
     with pytest.raises(ValueError, match="shape"):
         retract(a, np.zeros(9))
+
+
+def test_packed_square_root_information_is_cached_until_the_preintegration_changes():
+    from vio.backend.window import pack_imu
+
+    a, b = make_pim(40), make_pim(41)
+    cache = {}
+    S = pack_imu([a, b], cache)[8]
+    for pim, s in zip((a, b), S):  # S^T S is the information
+        np.testing.assert_allclose(s.T @ s, ImuFactor(pim, 0, 1).information(), rtol=1e-6, atol=1e-6)
+    held = cache[id(a)][2]
+    pack_imu([a, b], cache)
+    assert cache[id(a)][2] is held  # not recomputed
+    a.reintegrate(ImuBias(gyro=[0.0, 0.0, 0.0], accel=[0.0, 0.0, 0.0]))
+    b.integrate_batch(np.full(5, 0.005), np.zeros((5, 3)), np.tile([0.0, 0.0, 9.81], (5, 1)))
+    S = pack_imu([b, a], cache)[8]
+    assert cache[id(a)][2] is not held and set(cache) == {id(a), id(b)}
+    for pim, s in zip((b, a), S):
+        np.testing.assert_allclose(s.T @ s, ImuFactor(pim, 0, 1).information(), rtol=1e-6, atol=1e-6)
+    pack_imu([b], cache)
+    assert set(cache) == {id(b)}  # entries of dropped preintegrations go

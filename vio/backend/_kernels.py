@@ -2,8 +2,9 @@
 
 Hot loops of one Gauss-Newton / Levenberg-Marquardt iteration, batched over arrays:
 reprojection residuals and Jacobians of all observations with H/b accumulation,
-IMU and prior factors, landmark elimination (Schur complement), envelope Cholesky of
-the reduced camera system, triangular solves and landmark back-substitution.
+IMU and prior factors, landmark elimination (Schur complement), the operation counts of
+the envelope Cholesky of the reduced camera system (the factor itself comes from LAPACK),
+triangular solves and landmark back-substitution.
 
 Layouts (N keyframes, L landmarks, M observations, P landmark-keyframe pairs):
 
@@ -741,43 +742,33 @@ def blocks_to_lower(S, pairs, A, traffic):
 
 
 @njit(cache=True)
-def cholesky_envelope(A, first, ops, traffic):
-    """In-place Cholesky A = L L^T of the lower triangle of A within its envelope.
+def cholesky_envelope_counts(first, n_rows, ops, traffic):
+    """Operations and traffic of the envelope Cholesky A = L L^T over rows 0..n_rows-1.
 
     Row i of L is nonzero only from column ``first[i]`` (first nonzero of row i of A; fill
     stays inside the envelope, George & Liu 1981, Ch. 4). Row-oriented (bordering) form:
     L_ij = (A_ij - sum_{k=max(f_i, f_j)}^{j-1} L_ik L_jk) / L_jj,
-    L_ii = sqrt(A_ii - sum_{k=f_i}^{i-1} L_ik^2). For a dense n x n matrix this is exactly
-    (n-1) n (n+1) / 6 multiplications and as many additions, n(n-1)/2 divisions, n square
-    roots and n comparisons. Returns False if a pivot is not positive.
+    L_ii = sqrt(A_ii - sum_{k=f_i}^{i-1} L_ik^2), one comparison (pivot > 0) per row. For a
+    dense n x n matrix this is exactly (n-1) n (n+1) / 6 multiplications and as many
+    additions, n(n-1)/2 divisions, n square roots and n comparisons. This is the
+    accelerator's algorithm; the software computes the same factor with LAPACK
+    (:func:`vio.backend.normal_equations.factorize_lower`), which is faster on a CPU.
     """
-    n = A.shape[0]
-    for i in range(n):
+    for i in range(n_rows):
         fi = first[i]
         for j in range(fi, i):
-            k0 = max(fi, first[j])
-            s = A[i, j]
-            for k in range(k0, j):
-                s -= A[i, k] * A[j, k]
-            A[i, j] = s / A[j, j]
-            _count(ops, j - k0, j - k0, 1, 0, 0)
-            traffic[BUF_CHOL, READ] += 2 * (j - k0) + 2
+            m = j - max(fi, first[j])
+            _count(ops, m, m, 1, 0, 0)
+            traffic[BUF_CHOL, READ] += 2 * m + 2
             traffic[BUF_CHOL, WRITE] += 1
-        s = A[i, i]
-        for k in range(fi, i):
-            s -= A[i, k] * A[i, k]
         _count(ops, i - fi, i - fi, 0, 1, 1)
         traffic[BUF_CHOL, READ] += i - fi + 1
         traffic[BUF_CHOL, WRITE] += 1
-        if not s > 0.0:
-            return False
-        A[i, i] = math.sqrt(s)
-    return True
 
 
 @njit(cache=True)
 def cholesky_solve(L, first, b, x, ops, traffic):
-    """Solve L L^T x = b with the envelope factor of :func:`cholesky_envelope`.
+    """Solve L L^T x = b with a lower Cholesky factor whose row i starts at column ``first[i]``.
 
     Forward y_i = (b_i - sum_k L_ik y_k) / L_ii, then backward column sweep x_i /= L_ii,
     x_k -= L_ik x_i (k < i): 2 sum_i (i - f_i) multiplications and additions, 2n divisions.

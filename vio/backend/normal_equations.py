@@ -4,14 +4,16 @@ H (15N x 15N) is stored as its upper-triangle keyframe blocks that can be non-ze
 ``blocks[pattern.blk_id[i, j]]`` is the 15x15 block (i, j), i <= j. The pattern holds
 the diagonal, the IMU pairs (k, k+1), every pair of keyframes sharing a landmark (the
 fill of landmark elimination) and the keyframes of each prior. The reduced camera system
-is factorised with the envelope Cholesky kernel; the envelope of block row j starts at
-its first non-zero block column. Also holds the kernels' operation/traffic counters.
+is factorised by LAPACK (potrf) while the operations and traffic of the envelope Cholesky
+an accelerator would run are counted; the envelope of block row j starts at its first
+non-zero block column. Also holds the kernels' operation/traffic counters.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg.lapack import dpotrf
 
 from accel_model.workload import Workload, op_counter
 
@@ -106,17 +108,33 @@ class NormalEquations:
         return H
 
     def solve(self, counters: KernelCounters | None = None) -> np.ndarray | None:
-        """dx (N,15) with H dx = b by the envelope Cholesky kernel; None if H is not
+        """dx (N,15) with H dx = b by Cholesky (:func:`factorize_lower`); None if H is not
         positive definite."""
         counters = KernelCounters() if counters is None else counters
         n = self.pattern.n_keyframes * STATE_DIM
         A = np.zeros((n, n))
         _k.blocks_to_lower(self.blocks, self.pattern.pairs, A, counters.traffic)
-        if not _k.cholesky_envelope(A, self.pattern.first, counters.ops, counters.traffic):
+        L = factorize_lower(A, self.pattern.first, counters.ops, counters.traffic)
+        if L is None:
             return None
         x = np.empty(n)
-        _k.cholesky_solve(A, self.pattern.first, self.rhs.reshape(-1), x, counters.ops, counters.traffic)
+        _k.cholesky_solve(L, self.pattern.first, self.rhs.reshape(-1), x, counters.ops, counters.traffic)
         return x.reshape(-1, STATE_DIM)
+
+
+def factorize_lower(A: np.ndarray, first: np.ndarray, ops, traffic) -> np.ndarray | None:
+    """Lower Cholesky factor L (A = L L^T) of a C-ordered float64 matrix whose lower triangle
+    holds A and whose strict upper triangle is zero, computed in A's memory by LAPACK potrf;
+    None if A is not positive definite. ``ops``/``traffic`` receive the counts of the
+    envelope Cholesky (:func:`_kernels.cholesky_envelope_counts`, rows up to the failing
+    pivot), the algorithm an accelerator runs on this envelope; LAPACK's blocked dense
+    algorithm is faster on a CPU and gives the same factor up to rounding."""
+    # A.T is Fortran-ordered with A's lower triangle as its upper one: potrf(upper) factorises
+    # it in place as U^T U, and U^T = L sits in A's lower triangle.
+    U, info = dpotrf(A.T, lower=0, clean=0, overwrite_a=1)
+    n_rows = A.shape[0] if info == 0 else min(int(info), A.shape[0])
+    _k.cholesky_envelope_counts(first, n_rows, ops, traffic)
+    return U.T if info == 0 else None
 
 
 def _square(A, name: str) -> np.ndarray:
@@ -138,14 +156,15 @@ def _envelope(A: np.ndarray, first) -> np.ndarray:
 
 
 def cholesky(A, first=None, ops=None) -> np.ndarray:
-    """Lower Cholesky factor L (A = L L^T) of a symmetric positive definite matrix by the
-    envelope kernel (``first``: first non-zero column per row, default from A's lower
-    triangle). ``ops``: optional op counter array to increment. Raises if not PD."""
+    """Lower Cholesky factor L (A = L L^T) of a symmetric positive definite matrix
+    (:func:`factorize_lower`; ``first``: first non-zero column per row for the counts,
+    default from A's lower triangle). ``ops``: optional op counter array to increment.
+    Raises if not PD."""
     A = _square(A, "cholesky")
     first = _envelope(A, first)
-    L = np.tril(A)
-    if not _k.cholesky_envelope(L, first, op_counter() if ops is None else ops,
-                                np.zeros((len(_k.BUFFERS), 2), dtype=np.int64)):
+    L = factorize_lower(np.tril(A), first, op_counter() if ops is None else ops,
+                        np.zeros((len(_k.BUFFERS), 2), dtype=np.int64))
+    if L is None:
         raise np.linalg.LinAlgError("cholesky: matrix is not positive definite")
     return L
 

@@ -3,7 +3,9 @@
 Cost (whitened): 1/2 sum rho(|r_vis|^2) + 1/2 sum |r_imu|^2 + 1/2 sum |r_prior|^2 + 1/2 |r_gauge|^2.
 Each iteration linearises all factors in the kernels (IRLS weights rho' for the robust
 visual loss), eliminates the landmarks (Schur complement), factorises the reduced camera
-system by the envelope Cholesky kernel, back-substitutes the landmark steps and retracts.
+system by Cholesky (LAPACK, counted as the accelerator's envelope Cholesky), back-substitutes
+the landmark steps and retracts. An accepted trial is the next linearisation point, so
+its Jacobians are evaluated together with its cost (except in the last iteration).
 Damping (Marquardt): H + lam diag(H), lam divided by ``lambda_down`` after an accepted step
 and multiplied by ``lambda_up`` after a rejected one (Nocedal & Wright, 2006, Sec. 10.3).
 A step is accepted when it lowers the cost without pushing observations behind a camera.
@@ -159,29 +161,29 @@ def solve_arrays(a: WindowArrays, config: SolverConfig = SolverConfig()):
     converged = False
     iterations = 1
     while True:
+        # a trial that will be accepted becomes the next linearisation point: evaluate its
+        # Jacobians right away unless this is the last iteration
+        relinearize = iterations < config.max_iterations
         accepted = False
         for _ in range(config.max_retries + 1):
             step = _step(a, st, lin, lam, counters)
             if step is not None:
                 trial = _apply(a, *step, counters)
-                trial_lin = evaluate(trial, st, counters, want_jac=False)
-                cost, n_invalid = trial_lin.cost, trial_lin.n_invalid
-                if cost <= lin.cost and n_invalid <= lin.n_invalid:
+                trial_lin = evaluate(trial, st, counters, want_jac=relinearize)
+                if trial_lin.cost <= lin.cost and trial_lin.n_invalid <= lin.n_invalid:
                     accepted = True
                     break
             lam = max(lam, config.min_lambda) * config.lambda_up
         if not accepted:
             break
-        decrease = (lin.cost - cost) / max(lin.cost, 1e-300)
-        a = trial
+        decrease = (lin.cost - trial_lin.cost) / max(lin.cost, 1e-300)
+        a, lin = trial, trial_lin
         step_norms.append(float(np.linalg.norm(step[0])))
         lam = max(lam / config.lambda_down, config.min_lambda)
         if decrease < config.function_tolerance or step_norms[-1] < config.step_tolerance:
             converged = True
-        if converged or iterations >= config.max_iterations:
-            lin = Linearization(lin.neq, lin.landmarks, cost, n_invalid)
+        if converged or not relinearize:
             break
-        lin = evaluate(a, st, counters)
         iterations += 1
     peaks = {"H_blocks": lin.neq.blocks.nbytes, "gradient": lin.neq.rhs.nbytes,
              "landmark_blocks": lin.landmarks.Hll.nbytes + lin.landmarks.gl.nbytes + lin.landmarks.W.nbytes,

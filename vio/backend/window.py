@@ -107,17 +107,35 @@ class WindowArrays:
         return out
 
 
-def pack_imu(pims: list[ImuPreintegration]) -> tuple:
-    """Arrays of the IMU factors k -> k+1: (pairs, dR, dv, dp, dt, Jb, bg_lin, ba_lin,
-    sqrt_info, gravity), sqrt_info = L^-1 for the 15x15 covariance L L^T of
-    :meth:`vio.factors.ImuFactor.covariance`."""
+def imu_sqrt_information(pim: ImuPreintegration) -> np.ndarray:
+    """L^-1 (15x15) for the covariance L L^T of :meth:`vio.factors.ImuFactor.covariance`."""
     from ..factors.imu import ImuFactor
 
+    return np.linalg.inv(np.linalg.cholesky(ImuFactor(pim, 0, 1).covariance()))
+
+
+def pack_imu(pims: list[ImuPreintegration], cache: dict | None = None) -> tuple:
+    """Arrays of the IMU factors k -> k+1: (pairs, dR, dv, dp, dt, Jb, bg_lin, ba_lin,
+    sqrt_info, gravity) with sqrt_info from :func:`imu_sqrt_information`.
+
+    ``cache``: optional dict kept by the caller, id(pim) -> (pim, revision, sqrt_info); a
+    preintegration's square-root information is recomputed only when it is new or its
+    :attr:`~vio.preintegration.ImuPreintegration.revision` changed. Entries of
+    preintegrations not in ``pims`` are dropped.
+    """
     n = len(pims)
     pairs = np.column_stack([np.arange(n), np.arange(1, n + 1)]).astype(np.int64)
     sqrt_info = np.empty((n, 15, 15))
+    fresh = {}
     for k, pim in enumerate(pims):
-        sqrt_info[k] = np.linalg.inv(np.linalg.cholesky(ImuFactor(pim, k, k + 1).covariance()))
+        hit = None if cache is None else cache.get(id(pim))
+        if hit is None or hit[0] is not pim or hit[1] != pim.revision:
+            hit = (pim, pim.revision, imu_sqrt_information(pim))
+        fresh[id(pim)] = hit
+        sqrt_info[k] = hit[2]
+    if cache is not None:
+        cache.clear()
+        cache.update(fresh)
     gravity = np.asarray(pims[0].params.gravity, float) if n else np.array([0.0, 0.0, -9.81])
 
     def stack(get, shape):
@@ -151,6 +169,7 @@ class SlidingWindow:
         self.gauge: GaugePrior | None = None
         self._next_id = 0
         self._imu_cache: tuple | None = None
+        self._sqrt_info_cache: dict = {}
 
     # ------------------------------------------------------------------ queries
 
@@ -165,15 +184,21 @@ class SlidingWindow:
     def n_landmarks(self) -> int:
         return len(self.landmark_ids)
 
-    def index_of(self, keyframe_id: int) -> int:
-        return self.keyframe_ids.index(keyframe_id)
+    def positions(self, keyframe_ids) -> np.ndarray:
+        """Window positions (int64) of an array of keyframe ids (ids increase along the window)."""
+        ids = np.asarray(keyframe_ids, dtype=np.int64)
+        window_ids = np.asarray(self.keyframe_ids, dtype=np.int64)
+        pos = np.searchsorted(window_ids, ids)
+        if ids.size and (pos.max() >= len(window_ids) or np.any(window_ids[pos] != ids)):
+            raise ValueError("positions: keyframe id not in the window")
+        return pos
 
     def landmark_points(self) -> np.ndarray:
         """(L,3) world positions [m] of the landmarks at the current estimate."""
         if self.param == LANDMARK_PARAMS["world_point"]:
             return self.landmark_values.copy()
         R_bc, t_bc, _ = rig_arrays(self.rig)
-        idx = np.array([self.index_of(a) for a in self.anchor_ids], dtype=np.int64)
+        idx = self.positions(self.anchor_ids)
         R = np.stack([s.R for s in self.states])[idx] if len(idx) else np.zeros((0, 3, 3))
         p = np.stack([s.p for s in self.states])[idx] if len(idx) else np.zeros((0, 3))
         m = (self.bearing / self.landmark_values[:, :1]) @ R_bc[0].T + t_bc[0]
@@ -214,8 +239,12 @@ class SlidingWindow:
         return kf_id
 
     def _add_observations(self, kf_id: int, state: KeyframeState, ids: np.ndarray, uv: np.ndarray) -> None:
-        lookup = {int(t): i for i, t in enumerate(self.landmark_ids)}
-        new = np.array([int(t) not in lookup for t in ids], dtype=bool)
+        order = np.argsort(self.landmark_ids, kind="stable")
+        known = self.landmark_ids[order]
+        at = np.minimum(np.searchsorted(known, ids), max(len(known) - 1, 0))
+        new = ~(known[at] == ids) if len(known) else np.ones(len(ids), dtype=bool)
+        index = np.empty(len(ids), dtype=np.int64)
+        index[~new] = order[at[~new]]
         if new.any():
             p_cam0 = triangulate_cam0(self.rig, uv[new, :2], uv[new, 2:])
             if self.param == LANDMARK_PARAMS["inverse_depth"]:
@@ -224,14 +253,13 @@ class SlidingWindow:
             else:
                 R_bc, t_bc, _ = rig_arrays(self.rig)
                 values = (p_cam0 @ R_bc[0].T + t_bc[0]) @ state.R.T + state.p
-            for t in ids[new]:
-                lookup[int(t)] = len(lookup)
+            index[new] = self.n_landmarks + np.arange(int(new.sum()))
             self.landmark_ids = np.concatenate([self.landmark_ids, ids[new]])
             self.anchor_ids = np.concatenate([self.anchor_ids, np.full(int(new.sum()), kf_id, dtype=np.int64)])
             self.bearing = np.vstack([self.bearing, bearings(self.rig, uv[new, :2])])
             self.landmark_values = np.vstack([self.landmark_values, values])
         self.obs_keyframe_ids = np.concatenate([self.obs_keyframe_ids, np.full(len(ids), kf_id, dtype=np.int64)])
-        self.obs_landmark = np.concatenate([self.obs_landmark, [lookup[int(t)] for t in ids]]).astype(np.int64)
+        self.obs_landmark = np.concatenate([self.obs_landmark, index])
         self.obs_uv = np.vstack([self.obs_uv, uv])
 
     @classmethod
@@ -261,7 +289,7 @@ class SlidingWindow:
     def pack(self) -> WindowArrays:
         """Arrays for the solver kernels (IMU arrays are cached until the factors change)."""
         if self._imu_cache is None:
-            self._imu_cache = pack_imu(self.pims)
+            self._imu_cache = pack_imu(self.pims, self._sqrt_info_cache)
         index = {k: i for i, k in enumerate(self.keyframe_ids)}
         R_bc, t_bc, K = rig_arrays(self.rig)
         priors = []
@@ -278,9 +306,8 @@ class SlidingWindow:
         stack = (lambda name: np.stack([getattr(s, name) for s in self.states]))
         return WindowArrays(
             R=stack("R"), p=stack("p"), v=stack("v"), bg=stack("bg"), ba=stack("ba"), param=self.param,
-            lm=self.landmark_values.copy(), bearing=self.bearing, anchor=np.array([index[a] for a in self.anchor_ids],
-                                                                                  dtype=np.int64),
-            obs_kf=np.array([index[k] for k in self.obs_keyframe_ids], dtype=np.int64), obs_lm=self.obs_landmark,
+            lm=self.landmark_values.copy(), bearing=self.bearing, anchor=self.positions(self.anchor_ids),
+            obs_kf=self.positions(self.obs_keyframe_ids), obs_lm=self.obs_landmark,
             obs_uv=self.obs_uv, R_bc=R_bc, t_bc=t_bc, K=K, inv_sigma=1.0 / self.config.pixel_sigma, loss=self.config.loss,
             imu=self._imu_cache, priors=priors, gauge=gauge)
 
@@ -313,21 +340,29 @@ class SlidingWindow:
     def _reanchor(self, landmarks: np.ndarray, points: np.ndarray) -> None:
         """Move the anchor of ``landmarks`` (indices) to their oldest remaining observation,
         keeping their world ``points``; landmarks without observations go."""
-        R_bc, t_bc, _ = rig_arrays(self.rig)
+        landmarks = np.asarray(landmarks, dtype=np.int64)
+        obs = np.flatnonzero(np.isin(self.obs_landmark, landmarks))
+        lm = self.obs_landmark[obs]
+        # first observation of each landmark by window position (ties: the earlier observation)
+        order = np.lexsort((obs, self.positions(self.obs_keyframe_ids[obs]), lm))
+        obs, lm = obs[order], lm[order]
+        head = np.ones(len(obs), dtype=bool)
+        head[1:] = lm[1:] != lm[:-1]
+        first, moved = obs[head], lm[head]
+        self.anchor_ids[moved] = self.obs_keyframe_ids[first]
+        if self.param == LANDMARK_PARAMS["inverse_depth"] and len(moved):
+            R_bc, t_bc, _ = rig_arrays(self.rig)
+            pos = self.positions(self.anchor_ids[moved])
+            R = np.stack([s.R for s in self.states])[pos]
+            p = np.stack([s.p for s in self.states])[pos]
+            p_body = np.einsum("lji,lj->li", R, points[moved] - p)  # R^T (x - p) per landmark
+            depth = ((p_body - t_bc[0]) @ R_bc[0])[:, 2]  # z of R_bc^T (p_body - t_bc)
+            self.bearing[moved] = bearings(self.rig, self.obs_uv[first, :2])
+            self.landmark_values[moved] = 0.0
+            self.landmark_values[moved, 0] = 1.0 / np.maximum(depth, 1e-3)
         drop = np.zeros(self.n_landmarks, dtype=bool)
-        for l in landmarks:
-            obs = np.flatnonzero(self.obs_landmark == l)
-            if len(obs) == 0:
-                drop[l] = True
-                continue
-            first = obs[np.argmin([self.index_of(k) for k in self.obs_keyframe_ids[obs]])]
-            kf_id = int(self.obs_keyframe_ids[first])
-            self.anchor_ids[l] = kf_id
-            if self.param == LANDMARK_PARAMS["inverse_depth"]:
-                s = self.states[self.index_of(kf_id)]
-                p_cam0 = R_bc[0].T @ (s.R.T @ (points[l] - s.p) - t_bc[0])
-                self.bearing[l] = bearings(self.rig, self.obs_uv[first, :2])[0]
-                self.landmark_values[l] = [1.0 / max(p_cam0[2], 1e-3), 0.0, 0.0]
+        drop[landmarks] = True
+        drop[moved] = False
         if drop.any():
             self._remove_landmarks(drop)
 

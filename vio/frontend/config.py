@@ -27,7 +27,8 @@ class FrontendConfig(ConfigMixin):
       border_px: no detection closer than this to the image edge [px].
     KLT (pyramidal Lucas-Kanade, Bouguet 2000):
       klt_window_px: side of the tracking window [px], odd.
-      pyramid_levels: levels including full resolution (OpenCV maxLevel = levels - 1).
+      pyramid_levels: levels including full resolution (OpenCV maxLevel = levels - 1); fewer
+          when a level would be no larger than the window (as OpenCV).
       klt_max_iterations, klt_epsilon: stop after this many iterations or when the update
           is below klt_epsilon [px] (per level).
       fb_threshold_px: forward-backward consistency limit [px] (temporal and stereo).

@@ -1,6 +1,7 @@
 """The stereo front-end: track, verify, detect, match, select keyframes (per stereo frame).
 
-Per frame (left = cam0, right = cam1):
+Per frame (left = cam0, right = cam1; each image's KLT pyramid is built once and the
+left one is kept for the next frame):
 
 1. temporal KLT of the live tracks from the previous left image (FB-checked; initial
    guess from the gyro rotation when ``R_cam0prev_cam0cur_pred`` is given);
@@ -20,7 +21,7 @@ import time
 
 import numpy as np
 
-from accel_model.workload import NULL_WORKLOAD, Workload
+from accel_model.workload import NULL_WORKLOAD
 from datasets.calibration import CameraCalibration
 from datasets.messages import StereoFrame
 
@@ -30,7 +31,7 @@ from .detect import GridDetector
 from .keyframes import KeyframeSelector
 from .ransac import reject_outliers
 from .stereo import StereoMatcher
-from .track import klt_track, rotation_guess
+from .track import ImagePyramid, klt_track, rotation_guess
 from .tracks import FeatureTracks, TrackTable
 from .undistort import Undistorter
 
@@ -68,7 +69,8 @@ class Frontend:
         """Forgets all tracks and the previous image; track ids keep increasing."""
         self.tracks.clear()
         self.keyframes.reset()
-        self._prev_left = None
+        self._prev_pyramid: ImagePyramid | None = None
+        self._spare_pyramids: list[ImagePyramid] = []  # buffers to recycle
         self._prev_ns = None
         self.last_timings_s = dict.fromkeys(STAGES, 0.0)
 
@@ -100,7 +102,7 @@ class Frontend:
         t_ns, left, right = self._unpack(frame)
         R = _check_rotation(R_cam0prev_cam0cur_pred)
         cfg, tr = self.config, self.tracks
-        wl = Workload("frontend") if cfg.count_workload else NULL_WORKLOAD
+        wl = wlf.Tally() if cfg.count_workload else NULL_WORKLOAD
         timings = dict.fromkeys(STAGES, 0.0)
         clock = time.perf_counter()
 
@@ -111,14 +113,16 @@ class Frontend:
             clock = now
 
         n_prev = len(tr)
+        spare = self._spare_pyramids
+        pyramid = ImagePyramid.build(left, cfg.pyramid_levels, cfg.klt_window_px, spare.pop() if spare else None)
         for _ in range(2):
-            wlf.count_image(wl, self.cam0.width, self.cam0.height, cfg.pyramid_levels)
+            wlf.count_image(wl, self.cam0.width, self.cam0.height, pyramid.levels)
         n_tracked = n_outliers = 0
-        if self._prev_left is not None and n_prev:
+        if self._prev_pyramid is not None and n_prev:
             guess = rotation_guess(self.und0, tr.uv, R) if R is not None else None
-            klt = klt_track(self._prev_left, left, tr.uv, cfg, guess)
-            wlf.count_klt(wl, klt.n_forward + klt.n_backward, cfg.klt_window_px, cfg.pyramid_levels,
-                          cfg.klt_max_iterations)
+            klt = klt_track(self._prev_pyramid, pyramid, tr.uv, cfg, guess)
+            work = klt.forward + klt.backward
+            wlf.count_klt(wl, work.setups, work.iterations, cfg.klt_window_px)
             xy_prev = tr.xy
             tr.uv_right = tr.uv_right + (klt.uv - tr.uv)  # the right seed moves with the left track
             tr.uv = klt.uv
@@ -157,9 +161,12 @@ class Frontend:
         unseeded = ~np.all(np.isfinite(guess), axis=1)
         if unseeded.any():
             guess[unseeded] = self.stereo.seed(tr.xy[unseeded])
-        st = self.stereo.match(left, right, tr.uv, tr.xy, guess)
+        right_pyramid = ImagePyramid.build(self.stereo.equalize(left, right), pyramid.levels, cfg.klt_window_px,
+                                           spare.pop() if spare else None)
+        st = self.stereo.match(pyramid, right_pyramid, tr.uv, tr.xy, guess)
         tr.uv_right = st.uv_raw
-        wlf.count_klt(wl, st.n_forward + st.n_backward, cfg.klt_window_px, cfg.pyramid_levels, cfg.klt_max_iterations)
+        work = st.forward + st.backward
+        wlf.count_klt(wl, work.setups, work.iterations, cfg.klt_window_px)
         wlf.count_undistort(wl, st.n_checked)
         wlf.count_stereo_checks(wl, int(unseeded.sum()), st.n_checked)
         if cfg.stereo_gain_compensation:
@@ -174,8 +181,12 @@ class Frontend:
             uv_right=self.und1.to_pixels(st.xy), has_right=st.ok.copy(), age=tr.age.copy(),
             first_seen_ns=tr.first_seen_ns.copy(), is_keyframe=kf.is_keyframe, n_tracked=n_tracked,
             n_new=int(valid.sum()), n_stereo=int(st.ok.sum()), n_ransac_outliers=n_outliers,
-            mean_parallax_px=kf.mean_parallax_px, workload=wl)
-        self._prev_left, self._prev_ns = left, t_ns
+            mean_parallax_px=kf.mean_parallax_px,
+            workload=wl.to_workload("frontend") if cfg.count_workload else NULL_WORKLOAD)
+        spare.append(right_pyramid)
+        if self._prev_pyramid is not None:
+            spare.append(self._prev_pyramid)
+        self._prev_pyramid, self._prev_ns = pyramid, t_ns
         lap("output")
         self.last_timings_s = timings
         return out

@@ -15,7 +15,8 @@ A match is kept when
 - the right -> left KLT of the survivors returns within ``fb_threshold_px``.
 
 With ``stereo_gain_compensation`` the right image is first scaled by
-mean(left) / mean(right): KLT minimises raw intensity differences, and the two EuRoC
+mean(left) / mean(right) (:meth:`StereoMatcher.equalize`, before its pyramid is built):
+KLT minimises raw intensity differences, and the two EuRoC
 cameras differ by about 10 % in brightness (measured on V1_01: 145 vs 130 grey levels,
 which costs a quarter of the matches).
 """
@@ -27,7 +28,7 @@ import cv2
 import numpy as np
 
 from .config import FrontendConfig, FrontendError
-from .track import fb_check, klt_forward
+from .track import ImagePyramid, KltStats, fb_check, klt_forward
 from .undistort import Undistorter
 
 
@@ -38,13 +39,14 @@ def _skew(v: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class StereoResult:
     """Right raw pixels (N, 2) and normalized coordinates (N, 2), NaN where unmatched;
-    ``ok`` (N,) bool; counts of KLT points (forward, backward) and geometric checks."""
+    ``ok`` (N,) bool; the work of the KLT passes (forward, backward) and the number of
+    geometric checks."""
 
     uv_raw: np.ndarray
     xy: np.ndarray
     ok: np.ndarray
-    n_forward: int
-    n_backward: int
+    forward: KltStats
+    backward: KltStats
     n_checked: int
 
 
@@ -82,24 +84,30 @@ class StereoMatcher:
         rot = np.column_stack([xy1, np.ones(len(xy1))]) @ self.R  # rows R^T x1
         return self.f0 * ((xy0 - rot[:, :2] / rot[:, 2:3]) @ self.b_xy)
 
-    def match(self, left: np.ndarray, right: np.ndarray, uv0: np.ndarray, xy0: np.ndarray,
+    def equalize(self, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+        """The right image to match against: scaled by mean(left) / mean(right) with
+        ``stereo_gain_compensation`` (saturating at 255), else unchanged."""
+        if not self.config.stereo_gain_compensation:
+            return right
+        return cv2.convertScaleAbs(right, alpha=cv2.mean(left)[0] / max(cv2.mean(right)[0], 1.0))
+
+    def match(self, left: ImagePyramid, right: ImagePyramid, uv0: np.ndarray, xy0: np.ndarray,
               guess: np.ndarray) -> StereoResult:
-        """Matches raw left pixels uv0 (N, 2) (normalized xy0) starting from raw ``guess``."""
+        """Matches raw left pixels uv0 (N, 2) (normalized xy0) starting from raw ``guess``;
+        ``right`` is the pyramid of the :meth:`equalize`-d right image."""
         cfg = self.config
-        if cfg.stereo_gain_compensation:
-            right = cv2.convertScaleAbs(right, alpha=cv2.mean(left)[0] / max(cv2.mean(right)[0], 1.0))
         n = len(uv0)
         xy1 = np.full((n, 2), np.nan)
         if n == 0:
-            return StereoResult(np.zeros((0, 2)), xy1, np.zeros(0, dtype=bool), 0, 0, 0)
-        uv1, ok = klt_forward(left, right, uv0, cfg, guess)
+            return StereoResult(np.zeros((0, 2)), xy1, np.zeros(0, dtype=bool), KltStats(), KltStats(), 0)
+        uv1, ok, forward = klt_forward(left, right, uv0, cfg, guess)
         idx = np.flatnonzero(ok)
         if len(idx):  # geometry first: the backward KLT then only runs on plausible matches
             xy1[idx] = self.und1.normalized(uv1[idx])
             disparity = self.disparity_px(xy0[idx], xy1[idx])
             ok[idx] = ((self.epipolar_error_px(xy0[idx], xy1[idx]) <= cfg.epipolar_threshold_px)
                        & (disparity >= cfg.min_disparity_px) & (disparity <= cfg.max_disparity_px))
-        n_back = fb_check(left, right, uv0, uv1, ok, cfg, guess)
+        backward = fb_check(left, right, uv0, uv1, ok, cfg, guess)
         uv1[~ok] = np.nan
         xy1[~ok] = np.nan
-        return StereoResult(uv1, xy1, ok, n, n_back, len(idx))
+        return StereoResult(uv1, xy1, ok, forward, backward, len(idx))

@@ -1,7 +1,7 @@
 """Counting formulas of the front-end's operations and memory traffic.
 
-OpenCV does the pixel work, so each stage is counted by an analytic formula applied to
-what actually ran (image sizes, points tracked, pixels scored, hypotheses scored). The
+Each stage is counted by an analytic formula applied to what actually ran (image sizes,
+KLT set-ups and iterations, pixels scored, hypotheses scored). The
 formulas, their sources and which counts are exact or bounds are in
 docs/frontend_workload.md; the constants below are the per-item costs listed there.
 Filter taps count as one multiply and (taps - 1) adds, trivial coefficients included.
@@ -9,6 +9,7 @@ Filter taps count as one multiply and (taps - 1) adds, trivial coefficients incl
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from itertools import pairwise
 
 from accel_model.workload import Workload
@@ -44,7 +45,44 @@ SAMPSON_OPS = {"mul": 9 + 9 + 6, "add": 6 + 6 + 4, "div": 1, "compare": 1}
 PARALLAX_OPS = {"mul": 9 + 2, "add": 6 + 2 + 1 + 1, "div": 2, "sqrt": 1}
 
 
-def add_ops(wl: Workload, table: dict, times: int, bits: int = COORD_BITS) -> None:
+class Tally:
+    """A frame's counts, collected without the per-call checks of :class:`Workload`
+    (which cost more than the counting itself) and handed over once by :meth:`to_workload`.
+    Takes the same calls as a Workload: ``add_ops``, ``read``, ``write``, ``peak``."""
+
+    def __init__(self) -> None:
+        self.ops: dict[tuple[str, int], int] = {}
+        self.reads: dict[tuple[str, int], int] = {}
+        self.writes: dict[tuple[str, int], int] = {}
+        self.peaks: dict[str, int] = {}
+
+    def add_ops(self, kind: str, count: int, bits: int) -> None:
+        self.ops[kind, bits] = self.ops.get((kind, bits), 0) + count
+
+    def read(self, buffer: str, words: int, bits: int) -> None:
+        self.reads[buffer, bits] = self.reads.get((buffer, bits), 0) + words
+
+    def write(self, buffer: str, words: int, bits: int) -> None:
+        self.writes[buffer, bits] = self.writes.get((buffer, bits), 0) + words
+
+    def peak(self, buffer: str, nbytes: int) -> None:
+        self.peaks[buffer] = max(self.peaks.get(buffer, 0), nbytes)
+
+    def to_workload(self, stage: str) -> Workload:
+        """The counts as a checked :class:`Workload` record."""
+        wl = Workload(stage)
+        for (kind, bits), count in self.ops.items():
+            wl.add_ops(kind, int(count), bits)
+        for (name, bits), words in self.reads.items():
+            wl.read(name, int(words), bits)
+        for (name, bits), words in self.writes.items():
+            wl.write(name, int(words), bits)
+        for name, nbytes in self.peaks.items():
+            wl.peak(name, int(nbytes))
+        return wl
+
+
+def add_ops(wl: "Workload | Tally", table: dict, times: int, bits: int = COORD_BITS) -> None:
     """Adds ``times`` x each entry of an op table."""
     for kind, count in table.items():
         wl.add_ops(kind, count * times, bits)
@@ -64,7 +102,7 @@ def pyramid_pixels(width: int, height: int, levels: int) -> int:
     return sum(w * h for w, h in pyramid_sizes(width, height, levels))
 
 
-def count_image(wl: Workload, width: int, height: int, levels: int) -> None:
+def count_image(wl: "Workload | Tally", width: int, height: int, levels: int) -> None:
     """One camera image: stored (level 0), reduced into the pyramid and differentiated.
 
     pyrDown to level l (separable 5-tap): a horizontal pass over w_l x h_{l-1} and a
@@ -96,35 +134,34 @@ def count_image(wl: Workload, width: int, height: int, levels: int) -> None:
     wl.peak("line_buffer", PYRDOWN_TAPS * width * GRAD_BITS // 8)
 
 
-def count_klt(wl: Workload, n_points: int, window: int, levels: int, iterations: int) -> None:
-    """Pyramidal LK on n_points, every level, ``iterations`` per level (Bouguet 2000).
+def count_klt(wl: "Workload | Tally", setups: int, iterations: int, window: int) -> None:
+    """Pyramidal LK (Bouguet 2000) as it ran: ``setups`` (point, level) set-ups and
+    ``iterations`` Gauss-Newton iterations in total (both reported by the KLT kernel).
 
-    Per point and level: set-up over the window (bilinear I, Ix, Iy; G), then per
-    iteration a bilinear J patch, residual and b, and a 2x2 solve. Reads (window+1)^2
-    pixels per patch (bilinear footprint). Exact for a fixed-iteration KLT; an upper
-    bound of OpenCV, which stops a point early once its update is below klt_epsilon.
-    Per-pixel arithmetic is 16-bit fixed point, as in OpenCV's LK (8-bit pixels, 16-bit
-    Scharr derivatives, 14-bit bilinear weights); per-point solves are 32-bit.
+    Per set-up: the template window (bilinear I, Ix, Iy; G) and G's inverse and minimum
+    eigenvalue; per iteration: a bilinear J patch, residual and b, and a 2x2 solve. Reads
+    (window+1)^2 pixels per patch (bilinear footprint). Per-pixel arithmetic is 16-bit
+    fixed point, as in OpenCV's LK (8-bit pixels, 16-bit Scharr derivatives, 14-bit
+    bilinear weights); per-point solves are 32-bit.
     """
-    n = n_points * levels
-    if n == 0:
+    if setups == 0:
         return
     pix, foot = window * window, (window + 1) ** 2
-    add_ops(wl, KLT_SETUP_PIXEL_OPS, n * pix, GRAD_BITS)
-    add_ops(wl, KLT_SETUP_POINT_OPS, n)
-    add_ops(wl, KLT_ITER_PIXEL_OPS, n * iterations * pix, GRAD_BITS)
-    add_ops(wl, KLT_ITER_POINT_OPS, n * iterations)
-    wl.read("frame_pyramid", n * foot * (1 + iterations), PIXEL_BITS)
-    wl.read("gradients", n * 2 * foot, GRAD_BITS)
+    add_ops(wl, KLT_SETUP_PIXEL_OPS, setups * pix, GRAD_BITS)
+    add_ops(wl, KLT_SETUP_POINT_OPS, setups)
+    add_ops(wl, KLT_ITER_PIXEL_OPS, iterations * pix, GRAD_BITS)
+    add_ops(wl, KLT_ITER_POINT_OPS, iterations)
+    wl.read("frame_pyramid", foot * (setups + iterations), PIXEL_BITS)
+    wl.read("gradients", 2 * foot * setups, GRAD_BITS)
 
 
-def count_undistort(wl: Workload, n_points: int) -> None:
+def count_undistort(wl: "Workload | Tally", n_points: int) -> None:
     """Point undistortion: UNDISTORT_ITERATIONS fixed-point iterations per point (a bound)."""
     add_ops(wl, UNDISTORT_ITER_OPS, n_points * UNDISTORT_ITERATIONS)
     add_ops(wl, UNDISTORT_POINT_OPS, n_points)
 
 
-def count_detection(wl: Workload, scored_pixels: int, evaluated_pixels: int, candidates: int,
+def count_detection(wl: "Workload | Tally", scored_pixels: int, evaluated_pixels: int, candidates: int,
                     painted_discs: int, min_distance_px: float, block: int) -> None:
     """Shi-Tomasi detection over the masked region of the cells that need features.
 
@@ -145,13 +182,18 @@ def count_detection(wl: Workload, scored_pixels: int, evaluated_pixels: int, can
     wl.read("line_buffer", (SOBEL_TAPS + 3 * block) * evaluated_pixels, GRAD_BITS)
     wl.write("corner_scores", evaluated_pixels, SCORE_BITS)
     wl.read("corner_scores", 9 * evaluated_pixels, SCORE_BITS)
-    r = math.floor(min_distance_px)
-    disc = sum(1 for dy in range(-r, r + 1) for dx in range(-r, r + 1) if dx * dx + dy * dy <= min_distance_px ** 2)
-    wl.write("detection_mask", painted_discs * disc, PIXEL_BITS)
+    wl.write("detection_mask", painted_discs * disc_pixels(min_distance_px), PIXEL_BITS)
     wl.read("detection_mask", evaluated_pixels + candidates, PIXEL_BITS)
 
 
-def count_gain(wl: Workload, width: int, height: int) -> None:
+@lru_cache(maxsize=16)
+def disc_pixels(radius_px: float) -> int:
+    """Pixels (dx, dy) of the integer lattice with dx^2 + dy^2 <= radius_px^2."""
+    r = math.floor(radius_px)
+    return sum(1 for dy in range(-r, r + 1) for dx in range(-r, r + 1) if dx * dx + dy * dy <= radius_px ** 2)
+
+
+def count_gain(wl: "Workload | Tally", width: int, height: int) -> None:
     """Stereo gain compensation: both image means (adds) and a saturating scale of the right image."""
     p = width * height
     wl.add_ops("add", 2 * p, SCORE_BITS)
@@ -160,14 +202,14 @@ def count_gain(wl: Workload, width: int, height: int) -> None:
     wl.add_ops("div", 1, SCORE_BITS)
 
 
-def count_stereo_checks(wl: Workload, n_seeded: int, n_checked: int) -> None:
+def count_stereo_checks(wl: "Workload | Tally", n_seeded: int, n_checked: int) -> None:
     """Depth-prior seeds of the right search, then epipolar and disparity checks."""
     add_ops(wl, PROJECT_OPS, n_seeded)
     add_ops(wl, EPIPOLAR_OPS, n_checked)
     add_ops(wl, DISPARITY_OPS, n_checked)
 
 
-def count_two_point(wl: Workload, n_points: int, hypotheses: int) -> None:
+def count_two_point(wl: "Workload | Tally", n_points: int, hypotheses: int) -> None:
     """Exact count of the 2-point RANSAC kernel: bearings, set-up, hypotheses x points."""
     add_ops(wl, BEARING_OPS, 2 * n_points)
     add_ops(wl, TWO_POINT_POINT_SETUP_OPS, n_points)
@@ -175,17 +217,17 @@ def count_two_point(wl: Workload, n_points: int, hypotheses: int) -> None:
     add_ops(wl, TWO_POINT_RESIDUAL_OPS, hypotheses * n_points)
 
 
-def count_five_point(wl: Workload, n_points: int, hypotheses: int) -> None:
+def count_five_point(wl: "Workload | Tally", n_points: int, hypotheses: int) -> None:
     """Estimate for cv2.findEssentialMat: solver + up to 10 solutions scored per hypothesis."""
     add_ops(wl, FIVE_POINT_SOLVER_OPS, hypotheses)
     add_ops(wl, SAMPSON_OPS, hypotheses * FIVE_POINT_SOLUTIONS * n_points)
 
 
-def count_parallax(wl: Workload, n_common: int) -> None:
+def count_parallax(wl: "Workload | Tally", n_common: int) -> None:
     add_ops(wl, PARALLAX_OPS, n_common)
 
 
-def count_feature_table(wl: Workload, n_read: int, n_written: int, capacity: int) -> None:
+def count_feature_table(wl: "Workload | Tally", n_read: int, n_written: int, capacity: int) -> None:
     """Feature-table traffic: every entry read once and written once per frame."""
     wl.read("feature_table", n_read * FEATURE_ENTRY_WORDS, 32)
     wl.write("feature_table", n_written * FEATURE_ENTRY_WORDS, 32)

@@ -15,7 +15,7 @@ from vio.frontend import Frontend, FrontendConfig, FrontendError, _kernels
 from vio.frontend.keyframes import KeyframeSelector
 from vio.frontend.ransac import reject_outliers
 from vio.frontend.stereo import StereoMatcher
-from vio.frontend.track import klt_track, rotation_guess
+from vio.frontend.track import ImagePyramid, klt_track, rotation_guess
 from vio.frontend.undistort import Undistorter
 
 CAM0, CAM1 = euroc_cameras()
@@ -72,6 +72,7 @@ def test_fb_check_removes_corrupted_tracks():
         y, x = int(v) - 2, int(u) + 3
         nxt[y - 12:y + 13, x - 12:x + 13] = rng.integers(0, 256, (25, 25))
     far = np.linalg.norm(uv[:, None] - uv[None, corrupt], axis=2).min(axis=1) > 40
+    prev, nxt = (ImagePyramid.build(img, cfg.pyramid_levels, cfg.klt_window_px) for img in (prev, nxt))
     res = klt_track(prev, nxt, uv, cfg)
     clean = ~corrupt & far
     assert res.ok[clean].mean() > 0.95

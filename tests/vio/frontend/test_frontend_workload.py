@@ -39,12 +39,12 @@ def test_pyramid_pixels_are_the_sum_of_level_sizes():
 
 def test_klt_count_formula():
     wl = Workload("t")
-    wlf.count_klt(wl, n_points=10, window=7, levels=2, iterations=5)
-    n = 10 * 2
-    assert wl.total_ops("mul") == n * (15 * 49 + 10) + n * 5 * (6 * 49 + 6)
-    assert wl.total_ops("add") == n * (12 * 49 + 6) + n * 5 * (6 * 49 + 4)
-    assert wl.buffers["frame_pyramid"].reads_words == n * 64 * 6
-    assert wl.buffers["gradients"].reads_words == n * 2 * 64
+    setups, iterations = 20, 37  # e.g. 10 points on 2 levels, 37 iterations in all
+    wlf.count_klt(wl, setups, iterations, window=7)
+    assert wl.total_ops("mul") == setups * (15 * 49 + 10) + iterations * (6 * 49 + 6)
+    assert wl.total_ops("add") == setups * (12 * 49 + 6) + iterations * (6 * 49 + 4)
+    assert wl.buffers["frame_pyramid"].reads_words == (setups + iterations) * 64
+    assert wl.buffers["gradients"].reads_words == setups * 2 * 64
 
 
 def test_frontend_workload_on_a_tiny_image():
@@ -69,3 +69,14 @@ def test_counting_off_costs_nothing():
     fe = Frontend(LEFT, RIGHT, FrontendConfig(**{**CONFIG.to_dict(), "count_workload": False}))
     out = fe.process((1, tiny_texture(0), tiny_texture(1)))
     assert out.workload is NULL_WORKLOAD and len(out) > 0
+
+
+def test_tally_gives_the_record_of_direct_counting():
+    direct, tally = Workload("frontend"), wlf.Tally()
+    for wl in (direct, tally):
+        wlf.count_image(wl, W, H, 2)
+        wlf.count_klt(wl, 20, 37, 7)
+        wlf.count_detection(wl, 500, 400, 30, 12, 4.0, 3)
+        wlf.count_feature_table(wl, 10, 12, 12)
+        wlf.count_feature_table(wl, 12, 9, 12)
+    assert tally.to_workload("frontend") == direct

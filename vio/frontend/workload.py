@@ -134,25 +134,41 @@ def count_image(wl: "Workload | Tally", width: int, height: int, levels: int) ->
     wl.peak("line_buffer", PYRDOWN_TAPS * width * GRAD_BITS // 8)
 
 
+KLT_PATCH_MARGIN_PX = 2  # search margin of the J region around the window (assumption, docs)
+
+
 def count_klt(wl: "Workload | Tally", setups: int, iterations: int, window: int) -> None:
     """Pyramidal LK (Bouguet 2000) as it ran: ``setups`` (point, level) set-ups and
     ``iterations`` Gauss-Newton iterations in total (both reported by the KLT kernel).
 
     Per set-up: the template window (bilinear I, Ix, Iy; G) and G's inverse and minimum
-    eigenvalue; per iteration: a bilinear J patch, residual and b, and a 2x2 solve. Reads
-    (window+1)^2 pixels per patch (bilinear footprint). Per-pixel arithmetic is 16-bit
-    fixed point, as in OpenCV's LK (8-bit pixels, 16-bit Scharr derivatives, 14-bit
-    bilinear weights); per-point solves are 32-bit.
+    eigenvalue; per iteration: a bilinear J patch, residual and b, and a 2x2 solve.
+    Per-pixel arithmetic is 16-bit fixed point, as in OpenCV's LK (8-bit pixels, 16-bit
+    Scharr derivatives, 14-bit bilinear weights); per-point solves are 32-bit.
+
+    Memory, as a KLT datapath holds it: each set-up reads the template footprint
+    ((window+1)^2 pixels and its gradients) and the J search region ((window + 1 +
+    2 margin)^2 pixels) from the frame store once, and writes the region into a small
+    ``klt_region`` buffer and the template's I, Ix, Iy into ``klt_template``; the
+    iterations read their bilinear J footprint and the template values from those, not
+    from the frame store.
     """
     if setups == 0:
         return
     pix, foot = window * window, (window + 1) ** 2
+    region = (window + 1 + 2 * KLT_PATCH_MARGIN_PX) ** 2
     add_ops(wl, KLT_SETUP_PIXEL_OPS, setups * pix, GRAD_BITS)
     add_ops(wl, KLT_SETUP_POINT_OPS, setups)
     add_ops(wl, KLT_ITER_PIXEL_OPS, iterations * pix, GRAD_BITS)
     add_ops(wl, KLT_ITER_POINT_OPS, iterations)
-    wl.read("frame_pyramid", foot * (setups + iterations), PIXEL_BITS)
+    wl.read("frame_pyramid", (foot + region) * setups, PIXEL_BITS)
     wl.read("gradients", 2 * foot * setups, GRAD_BITS)
+    wl.write("klt_region", region * setups, PIXEL_BITS)
+    wl.read("klt_region", foot * iterations, PIXEL_BITS)
+    wl.peak("klt_region", region * PIXEL_BITS // 8)
+    wl.write("klt_template", 3 * pix * setups, GRAD_BITS)
+    wl.read("klt_template", 3 * pix * iterations, GRAD_BITS)
+    wl.peak("klt_template", 3 * pix * GRAD_BITS // 8)
 
 
 def count_undistort(wl: "Workload | Tally", n_points: int) -> None:

@@ -43,8 +43,14 @@ def test_klt_count_formula():
     wlf.count_klt(wl, setups, iterations, window=7)
     assert wl.total_ops("mul") == setups * (15 * 49 + 10) + iterations * (6 * 49 + 6)
     assert wl.total_ops("add") == setups * (12 * 49 + 6) + iterations * (6 * 49 + 4)
-    assert wl.buffers["frame_pyramid"].reads_words == (setups + iterations) * 64
+    region = (7 + 1 + 2 * wlf.KLT_PATCH_MARGIN_PX) ** 2  # J search region, read once per set-up
+    assert wl.buffers["frame_pyramid"].reads_words == setups * (64 + region)
     assert wl.buffers["gradients"].reads_words == setups * 2 * 64
+    # the iterations read the patch buffers: the J footprint and the template's I, Ix, Iy
+    j, template = wl.buffers["klt_region"], wl.buffers["klt_template"]
+    assert (j.writes_words, j.reads_words, j.peak_bytes) == (setups * region, iterations * 64, region)
+    assert (template.writes_words, template.reads_words) == (setups * 3 * 49, iterations * 3 * 49)
+    assert template.peak_bytes == 3 * 49 * 2
 
 
 def test_frontend_workload_on_a_tiny_image():

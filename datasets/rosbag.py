@@ -123,6 +123,7 @@ class RosBag(StereoInertialSequence):
     def __init__(self, path: str | Path, calibration: str | Path | None = None, quiet: bool = False,
                  topics: BagTopics | None = None):
         self.path = Path(path)
+        self.root = self.path  # where the sequence lives, as EurocSequence.root
         self.topics = topics or BagTopics()
         self.cam0, self.cam1, self.imu = load_calibration(calibration)
         self.warnings = WarningCounter(quiet=quiet)

@@ -225,3 +225,18 @@ def test_missing_rosbags_gives_install_hint(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "rosbags.highlevel", None)
     with pytest.raises(DatasetError, match=r"navion-sim\[bags\]"):
         open_bag(tmp_path / "x.bag")
+
+
+def test_replay_of_a_bag_writes_its_run_folder(tmp_path, calib, capsys):
+    """`navion replay` takes a bag like a folder (summary names the bag; too-small frames never crash it)."""
+    import json
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "navion"))
+    from cli_runner import run
+
+    t_imu, gyro, accel, stereo = _sequence()
+    path = write_euroc_bag(tmp_path / "r.bag", t_imu, gyro, accel, stereo)
+    code, out, err = run(capsys, "replay", path, "--calibration", calib, "--out", tmp_path / "run")
+    assert code == 0, err
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["sequence"] == str(path) and summary["frames"] == 10

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 from cli_runner import run
-from conftest import shared_data
+from data_paths import shared_data
 from scipy.spatial.transform import Rotation
 
 from datasets.tum import write_tum

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import shared_data
+from data_paths import shared_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 import pytest
 from cli_runner import expect_one_line_error, run
-from conftest import CAM_DT_NS, HEIGHT, T0, WIDTH
+from tiny_sequence import CAM_DT_NS, HEIGHT, T0, WIDTH
 
 from accel_model.codec import CodecError, decode, encode
 from accel_model.hardware import load_preset

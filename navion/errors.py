@@ -2,6 +2,7 @@
 from accel_model.energy import EnergyModelError
 from datasets.errors import DatasetError
 from mapping.errors import MappingError
+from vio.errors import VioError
 
 from .evaluation.errors import EvaluationError
 from .runtime.errors import LaunchError
@@ -13,4 +14,4 @@ class CliError(Exception):
 
 
 KNOWN_ERRORS: tuple[type[BaseException], ...] = (CliError, DatasetError, EvaluationError, EnergyModelError,
-                                                 MappingError, SweepError, LaunchError)
+                                                 MappingError, SweepError, LaunchError, VioError)

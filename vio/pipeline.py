@@ -28,6 +28,7 @@ from datasets.configuration import ConfigMixin
 from datasets.messages import ImuSample, StereoFrame
 
 from .backend.problem import StereoRig
+from .errors import VioError
 from .backend.solver import SolverConfig, solve
 from .backend.window import SlidingWindow, WindowConfig
 from .factors.prior import LinearPrior
@@ -118,7 +119,7 @@ class VioPipeline:
     def __init__(self, cam0: CameraCalibration, cam1: CameraCalibration, imu: ImuCalibration,
                  config: PipelineConfig = PipelineConfig()):
         if not np.allclose(imu.T_body_imu, np.eye(4)):
-            raise ValueError("VioPipeline: the IMU must define the body frame (T_body_imu = identity)")
+            raise VioError(f"VioPipeline: the IMU '{imu.name}' must define the body frame (T_body_imu = identity)")
         self.config = config
         # The back-end's dense algebra is small (<= 150 x 150): BLAS threads only contend
         # with numba's and the front-end's (measured: eigh of 135 x 135 1.4 ms on one

@@ -173,6 +173,22 @@ def test_image_size_differs_from_calibration(capsys, tiny, tmp_path):
     assert len(read_tum(out / "trajectory.tum")) == summary["estimated_frames"]
 
 
+def test_sequence_the_vio_cannot_use(capsys, tiny, tmp_path):
+    """Well-formed files the estimator cannot run with: cameras of different sizes, an IMU off the body frame."""
+    import dataclasses
+
+    from datasets.calibration import camera_yaml, euroc_cameras, euroc_imu, imu_yaml
+
+    cam1 = dataclasses.replace(euroc_cameras()[1], resolution=(WIDTH * 2, HEIGHT * 2))
+    (tiny / "cam1" / "sensor.yaml").write_text(camera_yaml(cam1))
+    expect_one_line_error(capsys, ["replay", tiny.parent, "--out", tmp_path / "a"], "resolutions differ")
+    (tiny / "cam1" / "sensor.yaml").write_text(camera_yaml(dataclasses.replace(cam1, resolution=(WIDTH, HEIGHT))))
+    T = np.eye(4)
+    T[:3, :3] = cv2.Rodrigues(np.array([0.0, 0.0, 0.3]))[0]
+    (tiny / "imu0" / "sensor.yaml").write_text(imu_yaml(dataclasses.replace(euroc_imu(), T_body_imu=T)))
+    expect_one_line_error(capsys, ["replay", tiny.parent, "--out", tmp_path / "b"], "must define the body frame")
+
+
 # -- ROS bags ----------------------------------------------------------------------------------------
 
 @pytest.fixture

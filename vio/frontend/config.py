@@ -6,9 +6,18 @@ from dataclasses import dataclass, fields
 
 from datasets.configuration import ConfigMixin
 
+from ..errors import VioError
 
-class FrontendError(ValueError):
+
+class FrontendError(VioError):
     """Invalid front-end configuration, calibration or input frame."""
+
+
+# Upper bounds of the integer options: far above any useful setting, low enough that the
+# feature tables, pyramids and RANSAC loops they size stay allocatable.
+UPPER_LIMITS = {"max_features": 100_000, "grid_rows": 1000, "grid_cols": 1000, "pyramid_levels": 12,
+                "klt_max_iterations": 1000, "ransac_max_iterations": 1_000_000, "klt_window_px": 255,
+                "corner_block_px": 31, "border_px": 10_000, "ransac_seed": 2**32 - 1}
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,9 @@ class FrontendConfig(ConfigMixin):
         for name in ("klt_window_px", "corner_block_px"):
             if getattr(self, name) < 3 or getattr(self, name) % 2 == 0:
                 bad(name, "must be odd and >= 3")
+        for name, most in UPPER_LIMITS.items():  # beyond these the arrays or loops stop making sense
+            if getattr(self, name) > most:
+                bad(name, f"must be at most {most}")
         if not 0 <= self.min_disparity_px < self.max_disparity_px:
             bad("min_disparity_px", f"must be in [0, max_disparity_px={self.max_disparity_px})")
         if not 0 < self.ransac_confidence < 1:

@@ -258,6 +258,8 @@ def test_keyframes_trigger_on_parallax_not_on_rotation():
     ("min_disparity_px", 200.0, "'min_disparity_px' must be in [0, max_disparity_px"),
     ("count_workload", 1, "'count_workload' must be true or false"),
     ("pyramid_levels", 2.5, "'pyramid_levels' must be an integer"),
+    ("max_features", 2**63 - 1, "'max_features' must be at most 100000"),
+    ("klt_window_px", 100001, "'klt_window_px' must be at most 255"),
 ])
 def test_config_validation_is_clear(field, value, words):
     with pytest.raises(FrontendError, match="frontend config: " + words.replace("[", r"\[").replace("(", r"\(")):

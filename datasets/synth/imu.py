@@ -17,7 +17,7 @@ import numpy as np
 
 from ..calibration import ImuCalibration
 from ..configuration import ConfigMixin
-from .trajectory import BodyTrajectory
+from .trajectory import BodyTrajectory, TrajectorySample
 
 _VECTOR_FIELDS = ("gravity_world", "initial_gyro_bias", "initial_accel_bias")
 
@@ -87,6 +87,23 @@ def _random_walk(start: tuple[float, float, float], sigma: float, n: int, rng: n
     return np.asarray(start) + np.vstack([np.zeros((1, 3)), np.cumsum(steps, axis=0)])
 
 
+def imu_rotation(imu: ImuCalibration) -> np.ndarray:
+    """R_imu_body (3, 3) of ``imu.T_body_imu``; a lever arm is rejected, since the specific
+    force at an offset point needs angular acceleration."""
+    T = np.asarray(imu.T_body_imu, dtype=np.float64)
+    if np.linalg.norm(T[:3, 3]) > 1e-9:
+        raise ValueError(f"simulate_imu: IMU '{imu.name}' has a lever arm {T[:3, 3]} m from the body "
+                         "origin; only a rotated mounting is supported")
+    return T[:3, :3].T
+
+
+def ideal_readings(state: TrajectorySample, R_imu_body: np.ndarray, gravity_world) -> tuple[np.ndarray, np.ndarray]:
+    """Noise-free gyro [rad/s] and accelerometer (specific force) [m/s^2] readings (N, 3) in
+    the IMU frame for the body states ``state``."""
+    f_body = np.einsum("nji,nj->ni", state.R_world_body, state.a_world - np.asarray(gravity_world))
+    return state.omega_body @ R_imu_body.T, f_body @ R_imu_body.T
+
+
 def simulate_imu(traj: BodyTrajectory, imu: ImuCalibration, config: ImuSimConfig, seed: int) -> ImuSeries:
     """IMU samples at ``traj.start_ns + k * config.step_ns`` covering [0, traj.duration_s].
 
@@ -95,19 +112,13 @@ def simulate_imu(traj: BodyTrajectory, imu: ImuCalibration, config: ImuSimConfig
     is rejected, since the specific force at an offset point needs angular acceleration.
     The same ``seed`` always gives the same series (``np.random.default_rng(seed)``).
     """
-    T = np.asarray(imu.T_body_imu, dtype=np.float64)
-    if np.linalg.norm(T[:3, 3]) > 1e-9:
-        raise ValueError(f"simulate_imu: IMU '{imu.name}' has a lever arm {T[:3, 3]} m from the body "
-                         "origin; only a rotated mounting is supported")
-    R_imu_body = T[:3, :3].T
+    R_imu_body = imu_rotation(imu)
     step_ns = config.step_ns
     n = int(round(traj.duration_s * 1e9)) // step_ns + 1
     k = np.arange(n, dtype=np.int64)
     state = traj.evaluate(k * step_ns * 1e-9)
 
-    f_body = np.einsum("nji,nj->ni", state.R_world_body, state.a_world - np.asarray(config.gravity_world))
-    gyro = state.omega_body @ R_imu_body.T
-    accel = f_body @ R_imu_body.T
+    gyro, accel = ideal_readings(state, R_imu_body, config.gravity_world)
 
     dt = step_ns * 1e-9
     s = config.noise_scale

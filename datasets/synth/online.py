@@ -15,7 +15,7 @@ import numpy as np
 
 from ..calibration import euroc_cameras, euroc_imu
 from ..messages import CameraFrame, ImuSample, StereoFrame
-from .imu import ImuSimConfig
+from .imu import ImuSimConfig, ideal_readings, imu_rotation
 from .render import StereoRenderer
 from .trajectory import BodyTrajectory
 from .world import HallWorld
@@ -52,10 +52,7 @@ class OnlineSensorSimulator:
         self.renderer = StereoRenderer(world, self.cameras, image_noise_sigma=image_noise_sigma, backend=renderer)
         imu_seq, image_seq = np.random.SeedSequence(seed).spawn(2)
         self._imu_rng, self._image_rng = np.random.default_rng(imu_seq), np.random.default_rng(image_seq)
-        R = np.asarray(self.imu_calibration.T_body_imu, dtype=np.float64)
-        if np.linalg.norm(R[:3, 3]) > 1e-9:
-            raise ValueError("OnlineSensorSimulator: the IMU must sit at the body origin")
-        self._R_imu_body = R[:3, :3].T
+        self._R_imu_body = imu_rotation(self.imu_calibration)
         self._gyro_bias = np.asarray(self.config.initial_gyro_bias, dtype=np.float64)
         self._accel_bias = np.asarray(self.config.initial_accel_bias, dtype=np.float64)
         self._next_k = 0
@@ -81,10 +78,7 @@ class OnlineSensorSimulator:
         k = np.arange(self._next_k, last_k + 1, dtype=np.int64)
         self._next_k = int(last_k) + 1
         state = self.trajectory.evaluate(k * self.step_ns * 1e-9)
-        gravity = np.asarray(self.config.gravity_world)
-        f_body = np.einsum("nji,nj->ni", state.R_world_body, state.a_world - gravity)
-        gyro, accel = state.omega_body @ self._R_imu_body.T, f_body @ self._R_imu_body.T
-        gyro, accel = self._add_noise(gyro, accel)
+        gyro, accel = self._add_noise(*ideal_readings(state, self._R_imu_body, self.config.gravity_world))
         out: list = []
         for i, kk in enumerate(k):
             stamp = self.trajectory.start_ns + int(kk) * self.step_ns

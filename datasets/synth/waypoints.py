@@ -105,8 +105,6 @@ class WaypointTrajectory(BodyTrajectory):
         ds = 30 * tau**2 * (1 - tau) ** 2 / T
         dds = 60 * tau * (1 - tau) * (1 - 2 * tau) / T**2
         ddds = 60 * (1 - 6 * tau + 6 * tau**2) / T**3
-        inside = ((t - starts[seg]) >= 0) & ((t - starts[seg]) <= T)
-        ds, dds, ddds = ds * inside, dds * inside, ddds * inside
         dp = np.asarray(self._p1)[seg] - np.asarray(self._p0)[seg]
         dyaw = np.asarray(self._yaw1)[seg] - np.asarray(self._yaw0)[seg]
         p = np.asarray(self._p0)[seg] + s[:, None] * dp

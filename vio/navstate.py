@@ -11,8 +11,9 @@ import numpy as np
 class NavState:
     """Body state at ``timestamp_ns``: T_world_body (4, 4), v_world [m/s], gyro_bias
     [rad/s], accel_bias [m/s^2], optionally the 15x15 covariance of the error state
-    [dtheta, dp, dv, dbg, dba]; ``status`` is "tracking" or "reset" (first state after
-    a re-initialisation)."""
+    [dtheta, dp, dv, dbg, dba]; ``status`` is "tracking", "reset" (first state after
+    a re-initialisation) or "predicted" (IMU prediction between keyframes when the
+    back-end solves keyframes only)."""
 
     timestamp_ns: int
     T_world_body: np.ndarray

@@ -13,6 +13,11 @@ Per frame (VINS-Mono style window management, Qin et al., T-RO 2018, Sec. VI-D):
 4. failure checks (too few stereo tracks, NaN, biases out of bounds, an implausible
    jump against the IMU prediction) trigger a reset: the window restarts from the
    last good state propagated by the IMU, or from a new static initialisation.
+
+With ``backend_rate: keyframes`` only keyframes enter the window and are solved (as in
+keyframe-based VIO back-ends, e.g. Leutenegger et al., OKVIS, IJRR 2015); a frame that
+is not a keyframe gets the IMU prediction from the newest solved keyframe, and its IMU
+samples are preintegrated once, into the factor towards the next keyframe.
 """
 from __future__ import annotations
 
@@ -43,6 +48,9 @@ from .state import BA, BG, ROT, VEL, KeyframeState
 from .stereo_odometry import StereoOdometry
 
 
+BACKEND_RATES = ("every_frame", "keyframes")
+
+
 @dataclass(frozen=True)
 class PipelineConfig(ConfigMixin):
     """Options of the whole VIO pipeline (sections: frontend, window, solver, static_init).
@@ -63,6 +71,9 @@ class PipelineConfig(ConfigMixin):
         a window's first keyframe (at rest the accel bias across gravity is unobservable).
     restart_rotation_sigma_rad, restart_velocity_sigma_mps: prior std of attitude and
         velocity when a window restarts from the IMU-propagated last good state.
+    backend_rate: ``every_frame`` (each frame enters the window and the window is solved;
+        a non-keyframe is dropped when the next frame arrives) or ``keyframes`` (only
+        keyframes are added and solved; other frames are IMU predictions).
     count_workload: fill Workload records (off: no counting cost).
     """
 
@@ -82,6 +93,7 @@ class PipelineConfig(ConfigMixin):
     init_accel_bias_sigma: float = 0.1
     restart_rotation_sigma_rad: float = 0.02
     restart_velocity_sigma_mps: float = 0.2
+    backend_rate: str = "every_frame"
     count_workload: bool = True
 
     def __post_init__(self) -> None:
@@ -92,6 +104,9 @@ class PipelineConfig(ConfigMixin):
                 raise ValueError(f"pipeline config: '{name}' must be > 0, got {getattr(self, name)!r}")
         if self.min_stereo_tracks < 3:
             raise ValueError(f"pipeline config: 'min_stereo_tracks' must be >= 3, got {self.min_stereo_tracks!r}")
+        if self.backend_rate not in BACKEND_RATES:
+            raise ValueError(f"pipeline config: 'backend_rate' must be one of {', '.join(BACKEND_RATES)}, "
+                             f"got {self.backend_rate!r}")
 
 
 @dataclass
@@ -139,6 +154,7 @@ class VioPipeline:
         self._window: SlidingWindow | None = None
         self._newest_is_keyframe = True
         self._last_keyframe_ns = 0
+        self._pending: tuple[int, ImuPreintegration] | None = None  # keyframes rate: IMU since the newest keyframe
         self._last_frame_ns: int | None = None
         self._last_good: NavState | None = None
         self._reset_pending = False
@@ -223,6 +239,7 @@ class VioPipeline:
         J = np.zeros((len(rows), 15))
         J[np.arange(len(rows)), rows] = 1.0 / sigma[rows]
         self._window.priors.append(LinearPrior([kf], [state], J, np.zeros(len(rows))))
+        self._pending = None
         self._newest_is_keyframe = True
         self._last_keyframe_ns = t
 
@@ -312,7 +329,14 @@ class VioPipeline:
         newest = window.states[-1]
         counting = self.config.count_workload
         imu_wl = Workload("preintegration") if counting else NULL_WORKLOAD
-        pim = self._preintegrate(window.timestamps_ns[-1], t, ImuBias(newest.bg, newest.ba), imu_wl)
+        if self.config.backend_rate == "keyframes":
+            pim = self._extend_pending(t, ImuBias(newest.bg, newest.ba), imu_wl)
+            if pim is not None and not self._keyframe_due(t, tracks):
+                workloads += [imu_wl] if counting else []
+                return self._predicted(t, pim)
+            self._pending = None
+        else:
+            pim = self._preintegrate(window.timestamps_ns[-1], t, ImuBias(newest.bg, newest.ba), imu_wl)
         if pim is None:  # IMU gap: the window cannot bridge it
             return self._fail(t, tracks, "imu gap")
         if not self._newest_is_keyframe and len(window) >= 2:
@@ -330,12 +354,37 @@ class VioPipeline:
         solved = window.states[-1]
         if not self._healthy(solved, p):
             return self._fail(t, tracks, "implausible state")
-        self._newest_is_keyframe = bool(tracks.is_keyframe) or (
-            t - self._last_keyframe_ns >= self.config.max_keyframe_interval_s * 1e9)
+        self._newest_is_keyframe = self._keyframe_due(t, tracks) or self.config.backend_rate == "keyframes"
         if self._newest_is_keyframe:
             self._last_keyframe_ns = t
         self.imu.discard_before(window.timestamps_ns[0] - 2_000_000_000)
         return self._output(t)
+
+    def _keyframe_due(self, t: int, tracks) -> bool:
+        """The front-end chose this frame, or the last keyframe is ``max_keyframe_interval_s`` old."""
+        return bool(tracks.is_keyframe) or t - self._last_keyframe_ns >= self.config.max_keyframe_interval_s * 1e9
+
+    def _extend_pending(self, t: int, bias: ImuBias, workload) -> ImuPreintegration | None:
+        """The preintegration from the newest keyframe to ``t``: the frames since then
+        integrated only their new IMU samples, counted in this frame's ``workload``."""
+        start, pim = self._pending or (self._window.timestamps_ns[-1], None)
+        seg = self.imu.segment(start, t)
+        if seg is None:
+            return None
+        if pim is None:
+            pim = ImuPreintegration(self.params, bias)
+        pim.workload = workload
+        pim.integrate_batch(*seg)
+        self._pending = (t, pim)
+        return pim
+
+    def _predicted(self, t: int, pim: ImuPreintegration) -> NavState:
+        """A frame between keyframes: the IMU prediction from the newest solved keyframe."""
+        s = self._window.states[-1]
+        R, p, v = pim.predict(s.R, s.p, s.v)
+        T = np.eye(4)
+        T[:3, :3], T[:3, 3] = R, p
+        return NavState(t, T, v, s.bg.copy(), s.ba.copy(), "predicted")
 
     def _healthy(self, s: KeyframeState, p_pred: np.ndarray) -> bool:
         c = self.config

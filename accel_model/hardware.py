@@ -2,8 +2,8 @@
 
 A configuration says how a design stores and computes the workload: number formats and
 widths per stage group, on-chip SRAM budget or CPU caches, process node, frame codec,
-Hessian storage and the per-instruction overhead of a programmable core. ``template.yaml``
-documents every field.
+Hessian storage, the per-instruction overhead of a programmable core and the instructions
+it executes per modelled operation. ``template.yaml`` documents every field.
 """
 from __future__ import annotations
 
@@ -28,21 +28,33 @@ MAX_VDD_V = 10.0
 MAX_NEAR = 127
 MAX_CODEC_SAMPLES = 10_000
 MAX_ONCHIP_BYTES = 1 << 28  # 256 MiB: the knapsack then takes about 2 s
+MAX_INSTRUCTIONS_PER_OP = 1e6  # instructions per modelled operation: keeps the overhead energy finite
 
 
 @dataclass(frozen=True)
 class ArithmeticConfig(ConfigMixin):
     """Datapath of one stage group: ``number_format`` fixed or float; operations and stored
-    words wider than ``max_bits`` are narrowed to it (0 = the widths the workload records)."""
+    words wider than ``max_bits`` are narrowed to it (0 = the widths the workload records).
+
+    ``instructions_per_op``: instructions a programmable core executes per modelled
+    operation or buffer access of the group (1 = exactly one each; more with address
+    arithmetic, loop control and moves; less than 1 on a SIMD core). Each executed
+    instruction pays ``HardwareConfig.instruction_overhead_pj``; the extra instructions pay
+    no ALU or cache energy. Measured for the ``cpu`` preset by ``benchmarks/cpu_instructions.py``.
+    """
 
     number_format: str = "float"
     max_bits: int = 0
+    instructions_per_op: float = 1.0
 
     def __post_init__(self) -> None:
         if self.number_format not in OP_FORMATS:
             raise ValueError(f"number_format must be fixed or float, got {self.number_format!r}")
         if self.max_bits < 0:
             raise ValueError(f"max_bits must be >= 0, got {self.max_bits}")
+        if not 0 < self.instructions_per_op <= MAX_INSTRUCTIONS_PER_OP:
+            raise ValueError(f"instructions_per_op must be in (0, {MAX_INSTRUCTIONS_PER_OP:g}], "
+                             f"got {self.instructions_per_op}")
 
 
 @dataclass(frozen=True)

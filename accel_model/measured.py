@@ -5,11 +5,15 @@ multiplies it by a configured core power. :class:`EnergyMeter` also reads the RA
 package counters (``/sys/class/powercap``) around a block when they are readable, and
 :func:`perf_instructions` counts the instructions of a command under ``perf stat``;
 both return None where the machine does not offer them (virtual machines often don't).
+:func:`count_instructions` falls back on valgrind's callgrind, which counts the user-space
+instructions of a command in any machine (50-100x slower than running it).
 """
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,17 +61,60 @@ def parse_perf_instructions(stderr: str) -> int | None:
     return None
 
 
-def perf_instructions(command: list[str], timeout_s: float = 600.0) -> int | None:
-    """Instructions retired by ``command`` (user and kernel) under ``perf stat``, or None when
-    perf is missing or the counter is not supported (e.g. in a VM)."""
+def perf_instructions(command: list[str], timeout_s: float | None = 600.0, event: str = "instructions",
+                      env: dict[str, str] | None = None) -> int | None:
+    """Instructions retired by ``command`` under ``perf stat`` (``event`` ``instructions``: user
+    and kernel; ``instructions:u``: user space only), or None when perf is missing or the
+    counter is not supported (e.g. in a VM). ``env``: the command's environment."""
     if shutil.which("perf") is None:
         return None
     try:
-        done = subprocess.run(["perf", "stat", "-x,", "-e", "instructions", "--", *command],
-                              capture_output=True, text=True, timeout=timeout_s, check=False)
+        done = subprocess.run(["perf", "stat", "-x,", "-e", event, "--", *command],
+                              capture_output=True, text=True, timeout=timeout_s, check=False, env=env)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return parse_perf_instructions(done.stderr)
+
+
+_CALLGRIND_TOTAL = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
+_CALLGRIND_REFS = re.compile(r"I\s+refs:\s*([\d,]+)")
+
+
+def parse_callgrind_instructions(text: str) -> int | None:
+    """Instructions executed from a callgrind output file (``summary:``/``totals:`` line, first
+    event = Ir) or from valgrind's closing ``I   refs: 1,234`` message; None if absent."""
+    match = _CALLGRIND_TOTAL.search(text) or _CALLGRIND_REFS.search(text)
+    return int(match.group(1).replace(",", "")) if match else None
+
+
+def callgrind_instructions(command: list[str], timeout_s: float | None = 600.0,
+                           env: dict[str, str] | None = None) -> int | None:
+    """User-space instructions executed by ``command`` under ``valgrind --tool=callgrind``, or
+    None when valgrind is missing, the command fails or times out. Valgrind emulates no
+    AVX-512: JIT code must then target an older CPU (e.g. ``NUMBA_CPU_NAME=generic``)."""
+    if shutil.which("valgrind") is None:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "callgrind.out"
+        try:
+            done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--", *command],
+                                  capture_output=True, text=True, timeout=timeout_s, check=False, env=env)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if done.returncode != 0:
+            return None
+        return parse_callgrind_instructions(out.read_text() if out.is_file() else done.stderr)
+
+
+def count_instructions(command: list[str], timeout_s: float | None = 600.0,
+                       env: dict[str, str] | None = None) -> tuple[int, str] | None:
+    """(user-space instructions executed by ``command``, the tool that counted them): ``perf``
+    (``instructions:u``) where the counter works, else ``callgrind``; None if neither can."""
+    count = perf_instructions(command, timeout_s, "instructions:u", env)
+    if count is not None:
+        return count, "perf"
+    count = callgrind_instructions(command, timeout_s, env)
+    return None if count is None else (count, "callgrind")
 
 
 def measured_lines(summary: dict, frames: int, fps: float, core_power_w: float,

@@ -224,9 +224,12 @@ def plan_memory(uses: dict[tuple[str, str], BufferUse], geometry: Geometry, hw: 
 
 
 def _cpu_access_pj(b: PlannedBuffer, hw: HardwareConfig) -> tuple[float, float]:
-    """(on-chip, off-chip) pJ of one word access through the caches (45 nm values)."""
+    """(on-chip, off-chip) pJ of one word access through the caches (45 nm values); on chip
+    includes the overhead of the ``instructions_per_op`` instructions of the buffer's group
+    that each access stands for (one L1 access: the extra instructions pay no cache energy)."""
     levels = hw.caches
-    onchip = sram_access_pj(levels[0].size_bytes, b.access_bits) + hw.instruction_overhead_pj
+    overhead_pj = hw.instruction_overhead_pj * hw.arithmetic(b.group).instructions_per_op
+    onchip = sram_access_pj(levels[0].size_bytes, b.access_bits) + overhead_pj
     for inner, outer in pairwise(levels):
         if b.size_bytes <= inner.size_bytes:
             return onchip, 0.0
@@ -242,7 +245,8 @@ def memory_energy_pj(plan: MemoryPlan, hw: HardwareConfig) -> dict[str, dict[str
     """Energy per frame [pJ] by stage group: ``{"onchip": ..., "offchip": ..., "codec": ...}``.
 
     On-chip accesses cost the SRAM energy of the buffer's own array (accelerator) or the
-    cache levels it reaches (CPU), scaled to the node; off-chip accesses cost DRAM energy
+    cache levels it reaches plus the instruction overhead of its group's ``instructions_per_op``
+    instructions (CPU), scaled to the node; off-chip accesses cost DRAM energy
     per bit (not node-scaled). Codec: encode per pixel written and decode per pixel read.
     """
     scale = node_scale(hw.node_nm, hw.vdd_v or None)

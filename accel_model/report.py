@@ -193,14 +193,22 @@ def _price(run: RunData, hw: HardwareConfig, geometry: Geometry, codec_ratio: fl
     for b in plan.buffers:
         onchip_by_group[b.group] += b.size_bytes if b.onchip else 0.0
     onchip_total = sum(onchip_by_group.values())
-    stages, ops_total, accesses = {}, 0.0, sum(b.accesses_per_frame for b in plan.buffers)
+    accesses = defaultdict(float)
+    for b in plan.buffers:
+        accesses[b.group] += b.accesses_per_frame
+    # executed instructions: instructions_per_op per modelled operation and access; each pays
+    # the instruction overhead, only the modelled operation pays the ALU energy
+    stages, ops_total, instructions = {}, 0.0, 0.0
     for group in STAGE_GROUPS:
         arith = hw.arithmetic(group)
-        compute_pj = 0.0
+        overhead_pj = hw.instruction_overhead_pj * arith.instructions_per_op
+        compute_pj = group_ops = 0.0
         for (kind, bits), count in run.ops.get(group, {}).items():
             width = min(bits, arith.max_bits) if arith.max_bits else bits
-            compute_pj += count * (op_pj(kind, arith.number_format, width) + hw.instruction_overhead_pj) * scale
-            ops_total += count
+            compute_pj += count * (op_pj(kind, arith.number_format, width) + overhead_pj) * scale
+            group_ops += count
+        ops_total += group_ops
+        instructions += arith.instructions_per_op * (group_ops + accesses[group])
         m = mem.get(group, {"onchip": 0.0, "offchip": 0.0, "codec": 0.0})
         share = onchip_by_group[group] / onchip_total if onchip_total else 1.0 / len(STAGE_GROUPS)
         cats = {"compute": (compute_pj + m["codec"]) * 1e-6, "onchip_memory": m["onchip"] * 1e-6,
@@ -208,7 +216,7 @@ def _price(run: RunData, hw: HardwareConfig, geometry: Geometry, codec_ratio: fl
         stages[group] = {"energy_per_frame_uj": sum(cats.values()),
                          **{f"{c}_uj": v for c, v in cats.items()}}
     total = sum(s["energy_per_frame_uj"] for s in stages.values())
-    instructions = ops_total + accesses
+    issued = instructions if hw.is_cpu else ops_total  # a CPU issues every instruction, an accelerator the ops
     section = {
         "name": hw.name,
         "energy_per_frame_uj": total,
@@ -216,7 +224,8 @@ def _price(run: RunData, hw: HardwareConfig, geometry: Geometry, codec_ratio: fl
         "categories": {f"{c}_uj": sum(s[f"{c}_uj"] for s in stages.values()) for c in CATEGORIES},
         "stages": stages,
         "ops_per_frame": ops_total,
-        "utilisation": ops_total * run.fps / (hw.parallel_units * hw.clock_mhz * 1e6),
+        "instructions_per_frame": instructions,
+        "utilisation": issued * run.fps / (hw.parallel_units * hw.clock_mhz * 1e6),
         "energy_per_instruction_pj": total * 1e6 / instructions if instructions else 0.0,
         "peak_onchip_bytes": plan.onchip_bytes,
     }

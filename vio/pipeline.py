@@ -32,6 +32,7 @@ from datasets.calibration import CameraCalibration, ImuCalibration
 from datasets.configuration import ConfigMixin
 from datasets.messages import ImuSample, StereoFrame
 
+from .backend.normal_equations import KernelCounters
 from .backend.problem import StereoRig
 from .errors import VioError
 from .backend.solver import SolverConfig, solve
@@ -348,9 +349,12 @@ class VioPipeline:
         ids, uv_l, uv_r = self._stereo(tracks)
         if len(ids) < self.config.min_stereo_tracks:
             return self._fail(t, tracks, "too few stereo tracks")
-        window.add_keyframe(t, KeyframeState(R, p, v, base.bg, base.ba), pim, ids, uv_l, uv_r)
+        marg = KernelCounters() if counting else None
+        window.add_keyframe(t, KeyframeState(R, p, v, base.bg, base.ba), pim, ids, uv_l, uv_r, counters=marg)
         diagnostics = solve(window, self.config.solver)
         workloads += [imu_wl, diagnostics.workload] if counting else []
+        if counting and marg.ops.any():
+            workloads.append(marg.to_workload("vio.backend.marginalize"))
         solved = window.states[-1]
         if not self._healthy(solved, p):
             return self._fail(t, tracks, "implausible state")

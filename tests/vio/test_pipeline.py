@@ -125,6 +125,8 @@ def test_keyframe_rate_backend(synthetic):
     assert predicted and len(solved) + len(predicted) == len(tracked) - 1
     assert not any(any(w.stage.startswith("vio.backend") for w in r.workloads) for r in predicted)
     assert len(solved) < 0.6 * len(tracked)
+    marginalized = [r for r in tracked if any(w.stage == "vio.backend.marginalize" for w in r.workloads)]
+    assert marginalized and all(r in solved for r in marginalized)  # the window filled and slid
     result = evaluate(PoseSeries.from_groundtruth(synthetic.groundtruth), PoseSeries.from_states(states), align="se3")
     assert result.ate_stats.rmse < 0.05, result.ate_stats
 

@@ -207,18 +207,19 @@ class SlidingWindow:
     # ------------------------------------------------------------------ building
 
     def add_keyframe(self, timestamp_ns: int, state: KeyframeState, pim: ImuPreintegration | None = None,
-                     landmark_ids=(), uv_left=None, uv_right=None) -> int:
+                     landmark_ids=(), uv_left=None, uv_right=None, counters=None) -> int:
         """Append a keyframe (marginalising the oldest first if the window is full).
 
         ``pim``: IMU preintegration from the previous keyframe (required unless the window
         is empty); ``landmark_ids`` (k,) track ids with stereo pixels ``uv_left``/``uv_right``
         (k,2). New landmarks are anchored here, initialised by stereo triangulation.
+        ``counters``: a ``KernelCounters`` that receives the marginalisation's work.
         Returns the keyframe id.
         """
         if len(self) and pim is None:
             raise ValueError("add_keyframe: the IMU preintegration from the previous keyframe is required")
         if self.is_full:
-            self.marginalize_oldest()
+            self.marginalize_oldest(counters)
         kf_id = self._next_id
         self._next_id += 1
         self.keyframe_ids.append(kf_id)
@@ -390,8 +391,9 @@ class SlidingWindow:
         self._remove_keyframe(position)
         self._reanchor(anchored, points)
 
-    def marginalize_oldest(self) -> LinearPrior | None:
-        """Marginalise the oldest keyframe (see :mod:`vio.backend.marginalization`)."""
+    def marginalize_oldest(self, counters=None) -> LinearPrior | None:
+        """Marginalise the oldest keyframe (see :mod:`vio.backend.marginalization`); its
+        work is added to ``counters`` (a ``KernelCounters``) when given."""
         from .marginalization import marginalize_oldest
 
-        return marginalize_oldest(self)
+        return marginalize_oldest(self, counters)

@@ -59,6 +59,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         seq = PerturbedSequence(seq, PerturbConfig.from_cli(args.perturb))
     with progress_bar("replay", unit="frames", realtime=True) as advance:
         summary = replay(seq, args.out, config, max_frames=args.max_frames, progress=advance)
+    if args.count_instructions:
+        from .replay_instructions import add_to_summary, count_replay_instructions
+
+        measured = count_replay_instructions(_replay_options(args), summary["frames"])
+        add_to_summary(args.out, measured)
+        print(f"measured {measured['instructions']:.3g} instructions ({measured['instructions_note']})")
     ate = summary["ate_rmse_m"]
     print(f"{summary['frames']} frames, {summary['resets']} resets, {summary['fps']:.1f} fps "
           f"({summary['realtime_factor']:.2f}x real time), ATE RMSE "
@@ -72,6 +78,15 @@ def _cmd_replay(args: argparse.Namespace) -> int:
               f"{figures['occupied_voxels']} occupied and {figures['free_voxels']} free voxels of "
               f"{figures['resolution_m']:g} m, {figures['ms_per_frame']:.0f} ms per frame")
     return 0
+
+
+def _replay_options(args: argparse.Namespace) -> list[str]:
+    """The sequence and the VIO options of a replay command line (for child replays)."""
+    options = [args.path]
+    for flag, value in (("--config", args.config), ("--calibration", args.calibration)):
+        if value:
+            options += [flag, value]
+    return options + (["--perturb", *args.perturb] if args.perturb else [])
 
 
 def _map_config(args: argparse.Namespace):
@@ -191,6 +206,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="height of map_slice.png [m, world] (default: the median camera height)")
     rp.add_argument("--map-config", dest="map_config", metavar="YAML",
                     help="map options (every_n_frames, sections occupancy and stereo); the --map-* flags override it")
+    rp.add_argument("--count-instructions", dest="count_instructions", action="store_true",
+                    help="then count the run's user-space instructions (perf, else valgrind: slow) into "
+                         "summary.json for the energy report's measured line")
     rp.set_defaults(func=_cmd_replay)
 
     ev = sub.add_parser("eval", help="ATE and RPE of an estimated trajectory against ground truth",

@@ -34,7 +34,9 @@ intrinsics; NumPy: x86-64-v2, up to SSE4.2; OpenBLAS: SSE4.2 kernels; glibc's st
 math routines) and so executes fewer instructions than a scalar build would; allocation and garbage collection; the back-end kernels' always-on
 operation counters (a few adds per kernel call). The back-end share also holds the
 pipeline's per-frame bookkeeping that the Workload records do not count: IMU buffering,
-the gyro rotation prediction, window management and marginalisation. Excluded: kernel-mode
+the gyro rotation prediction, window management and the marginalisation's bookkeeping
+(its arithmetic is recorded as ``vio.backend.marginalize``; on the fragment the window
+does not fill before frame 90, so none runs). Excluded: kernel-mode
 instructions, everything that happens once per process (see above), the initialisation.
 
 Run: .venv/bin/python benchmarks/cpu_instructions.py [--n1 30 --n2 90 --jobs 2]

@@ -80,6 +80,14 @@ _CALLGRIND_TOTAL = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
 _CALLGRIND_REFS = re.compile(r"I\s+refs:\s*([\d,]+)")
 
 
+# A build valgrind can run (it emulates no AVX-512), the same natively and under valgrind:
+# numba for a generic x86-64 CPU without loop/SLP vectorisation, one thread everywhere,
+# OpenBLAS's SSE4.2 kernels. A numba cache built with it is keyed by the generic CPU name.
+SCALAR_BUILD_ENV = {"NUMBA_CPU_NAME": "generic", "NUMBA_LOOP_VECTORIZE": "0", "NUMBA_SLP_VECTORIZE": "0",
+                    "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                    "MKL_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "Nehalem"}
+
+
 def parse_callgrind_instructions(text: str) -> int | None:
     """Instructions executed from a callgrind output file (``summary:``/``totals:`` line, first
     event = Ir) or from valgrind's closing ``I   refs: 1,234`` message; None if absent."""

@@ -56,12 +56,11 @@ from pathlib import Path
 
 import numpy as np
 
+from accel_model.measured import SCALAR_BUILD_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT / ".." / "shared" / "data" / "euroc_v101_micro"
-# OPENBLAS_CORETYPE: OpenBLAS's SSE4.2 kernels (no AVX), the same natively and under valgrind
-SCALAR_ENV = {"NUMBA_CPU_NAME": "generic", "NUMBA_LOOP_VECTORIZE": "0", "NUMBA_SLP_VECTORIZE": "0",
-              "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "OPENBLAS_CORETYPE": "Nehalem", "PYTHONHASHSEED": "0"}
+SCALAR_ENV = {**SCALAR_BUILD_ENV, "PYTHONHASHSEED": "0"}
 GROUPS = ("frontend", "backend")
 
 

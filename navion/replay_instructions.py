@@ -19,16 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from accel_model.measured import count_instructions, perf_instructions
+from accel_model.measured import SCALAR_BUILD_ENV, count_instructions, perf_instructions
 
 from .errors import CliError
-
-# numba for a generic x86-64 CPU without vectorisation, one thread everywhere, OpenBLAS's
-# SSE4.2 kernels: code valgrind can run, the same natively and under valgrind
-SCALAR_BUILD_ENV = {"NUMBA_CPU_NAME": "generic", "NUMBA_LOOP_VECTORIZE": "0", "NUMBA_SLP_VECTORIZE": "0",
-                    "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                    "MKL_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "Nehalem"}
-
 
 class InstructionCountError(CliError):
     """The replay's instructions cannot be counted (no perf counter and no valgrind, or too few frames)."""

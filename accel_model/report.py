@@ -352,6 +352,9 @@ def print_report(report: dict, console=None) -> None:
                   f" (spilled: {', '.join(mem['spilled']) or 'none'}); reduction {_fmt(mem['reduction_factor'])}x vs "
                   f"naive ({_fmt(pub['reduction_over_navion'])}x Navion's 4.1x); codec ratio {_fmt(codec['ratio'])} "
                   f"({codec['note']})", markup=False)
+    busy = [f"{d['name']} {_fmt(d['utilisation'])}" + (" (cannot sustain the frame rate)" if d["utilisation"] > 1 else "")
+            for d in (acc, cpu)]
+    console.print("utilisation (issued per cycle / capacity): " + "; ".join(busy), markup=False)
     measured = report["measured"]
     lines = [f"{k} {_fmt(v['power_mw'])} mW" for k in ("cpu_time", "rapl", "perf") if (v := measured.get(k))]
     console.print("measured: " + ("; ".join(lines) if lines else "n/a"), markup=False)

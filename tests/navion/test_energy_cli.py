@@ -79,3 +79,18 @@ def test_bad_input_is_one_line(capsys, runs, tmp_path):
     hw = tmp_path / "hw.yaml"
     hw.write_text("name: x\nonchip_budget_bytes: -1\n")
     expect_one_line_error(capsys, ["energy", runs[100], "--hw", hw], "hw.yaml:2")
+
+
+def test_utilisation_line_flags_a_design_too_slow_for_the_frame_rate(capsys, runs, tmp_path):
+    code, out, err = run(capsys, "energy", runs[100], "--json", "--out", tmp_path / "r.json")
+    report = json.loads(out)
+    acc = report["accelerator"]
+    assert acc["utilisation"] == pytest.approx(acc["ops_per_frame"] * report["run"]["fps"] / (64 * 62.5e6))
+    slow = tmp_path / "slow.yaml"
+    slow.write_text("name: slow\nclock_mhz: 1\nonchip_budget_bytes: 874496\n")
+    code, out, err = run(capsys, "energy", runs[100], "--hw", slow, "--out", tmp_path / "slow.json")
+    assert code == 0, err
+    text = " ".join(out.split())  # rich wraps long lines
+    line = text[text.index("utilisation"):]
+    assert line.split(";")[0].startswith("utilisation (issued per cycle / capacity): slow")
+    assert "cannot sustain the frame rate" in line.split(";")[0]

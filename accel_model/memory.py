@@ -143,7 +143,7 @@ class _Planner:
             self.add("frontend", "gradients", 2 * 3 * w, bits=16)
         self.add("frontend", "line_buffer", self.recorded("frontend", "line_buffer") or 5 * w, bits=16)
         self.add("frontend", "corner_scores", self.recorded("frontend", "corner_scores") or 3 * w, bits=32)
-        self.add("frontend", "detection_mask", self.recorded("frontend", "detection_mask") or w * h / 8, bits=8)
+        self.add("frontend", "detection_mask", w * h, bits=1)  # one bit per pixel
         self.add("frontend", "feature_table", self.recorded("frontend", "feature_table"), bits=32)
 
     def backend(self) -> None:

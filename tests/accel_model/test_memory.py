@@ -128,3 +128,18 @@ def test_codec_ratio_is_measured_once_per_sequence(euroc_micro, monkeypatch):
     assert measure_codec_ratio(euroc_micro, samples=3, near=1) == first and len(calls) == n
     measure_codec_ratio(euroc_micro, samples=3, near=2)  # another mode is measured anew
     assert len(calls) == 2 * n
+
+
+def test_detection_mask_is_a_bit_mask_in_size_and_traffic():
+    """W x H bits stored; each recorded access moves one bit, priced as such on chip."""
+    from accel_model.energy import node_scale, sram_access_pj
+
+    hw = dataclasses.replace(load_preset("navion65"), onchip_budget_bytes=1 << 23)  # everything on chip
+    uses = _uses() | {("frontend", "detection_mask"): BufferUse("frontend", "detection_mask", 3e5, 2e5, 1)}
+    plan = plan_memory(uses, Geometry(), hw, codec_ratio=2.0)
+    mask = _by_name(plan)["detection_mask"]
+    assert mask.size_bytes == 752 * 480 / 8 and mask.access_bits == 1
+    without = plan_memory(_uses(), Geometry(), hw, codec_ratio=2.0)
+    extra = memory_energy_pj(plan, hw)["frontend"]["onchip"] - memory_energy_pj(without, hw)["frontend"]["onchip"]
+    assert mask.onchip
+    assert extra == pytest.approx(5e5 * sram_access_pj(752 * 480 / 8, 1) * node_scale(65, 1.0))

@@ -17,6 +17,7 @@ from accel_model.workload import Workload
 PIXEL_BITS = 8        # image and pyramid pixels
 GRAD_BITS = 16        # Scharr derivatives, line-buffer words, filter arithmetic
 SCORE_BITS = 32       # corner scores (fixed point)
+MASK_BITS = 1         # detection (minimum-distance) mask: one bit per pixel
 COORD_BITS = 32       # feature coordinates and geometry (float32 on a chip)
 PYRDOWN_TAPS = 5      # 1-D binomial [1 4 6 4 1] / 16, separable
 SCHARR_TAPS = 3       # 1-D taps per pass of a separable 3x3 Scharr derivative
@@ -198,8 +199,8 @@ def count_detection(wl: "Workload | Tally", scored_pixels: int, evaluated_pixels
     wl.read("line_buffer", (SOBEL_TAPS + 3 * block) * evaluated_pixels, GRAD_BITS)
     wl.write("corner_scores", evaluated_pixels, SCORE_BITS)
     wl.read("corner_scores", 9 * evaluated_pixels, SCORE_BITS)
-    wl.write("detection_mask", painted_discs * disc_pixels(min_distance_px), PIXEL_BITS)
-    wl.read("detection_mask", evaluated_pixels + candidates, PIXEL_BITS)
+    wl.write("detection_mask", painted_discs * disc_pixels(min_distance_px), MASK_BITS)
+    wl.read("detection_mask", evaluated_pixels + candidates, MASK_BITS)
 
 
 @lru_cache(maxsize=16)

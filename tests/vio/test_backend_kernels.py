@@ -113,6 +113,8 @@ def test_block_sparse_normal_equations_and_schur_match_dense_reference(param):
     st = Structure.of(a)
     counters = KernelCounters()
     lin = evaluate(a, st, counters)
+    d = a.landmark_dim  # each landmark's finished H_ll, b_l and W slots are stored once
+    assert counters.traffic[_k.BUF_LM, _k.WRITE] == len(a.lm) * (d * d + d) + st.landmarks.lk_ptr[-1] * 6 * d
     scale = np.abs(H_ref).max()
     assert lin.cost == pytest.approx(cost_ref, rel=1e-12)
     assert np.abs(lin.neq.to_dense() - H_ref[:n, :n]).max() < 1e-12 * scale
@@ -146,6 +148,11 @@ def test_schur_op_counts_by_hand():
     assert counters.ops[OP_MUL] == 1 + 2 * 12 + 3 * 36
     assert counters.ops[OP_DIV] == 1 and counters.ops[OP_CMP] == 2
     np.testing.assert_allclose(reduced.to_dense()[:6, 15:21], -0.5 * np.ones((6, 6)))
+    # the store is read once (H_ll, b_l, both W slots) and receives H_ll^-1; the products
+    # read the staged copy: per slot W_s and b_l (7 words), per slot pair W_t (6 words)
+    t = counters.traffic
+    assert (t[_k.BUF_LM, _k.READ], t[_k.BUF_LM, _k.WRITE]) == (1 + 1 + 2 * 6, 1)
+    assert (t[_k.BUF_LMLOC, _k.WRITE], t[_k.BUF_LMLOC, _k.READ]) == (2 * 6 + 1, 2 * 7 + 3 * 6)
 
 
 def test_imu_kernel_matches_imu_factor():

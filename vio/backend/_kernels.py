@@ -45,9 +45,12 @@ from vio._kernels import (
     nb_so3_right_jacobian_inv,
 )
 
+# landmark_local: one landmark's H_ll, b_l and W slots next to the arithmetic while its
+# observations are accumulated and while it is eliminated; landmark_blocks holds every
+# landmark's final blocks between the phases (written once, read once per phase).
 BUFFERS = ("states", "observations", "imu_factors", "prior", "H_blocks", "gradient",
-           "landmark_blocks", "cholesky")
-BUF_STATES, BUF_OBS, BUF_IMU, BUF_PRIOR, BUF_H, BUF_GRAD, BUF_LM, BUF_CHOL = range(len(BUFFERS))
+           "landmark_blocks", "cholesky", "landmark_local")
+BUF_STATES, BUF_OBS, BUF_IMU, BUF_PRIOR, BUF_H, BUF_GRAD, BUF_LM, BUF_CHOL, BUF_LMLOC = range(len(BUFFERS))
 READ, WRITE = 0, 1
 
 INVERSE_DEPTH, WORLD_POINT = 0, 1
@@ -352,8 +355,10 @@ def visual_factors(R, p, lm, bearing, anchor, param, R_bc, t_bc, K, obs_kf, obs_
             _add_AtB(Hll, l, 0, 0, J, 12, n_lm, J, 12, n_lm, w, ops)
             _add_Atr(gl, l, J, 12, n_lm, r, w, ops)
             nw = (sj >= 0) + (sa >= 0)
-            traffic[BUF_LM, READ] += n_lm * n_lm + n_lm + nw * 6 * n_lm
-            traffic[BUF_LM, WRITE] += n_lm * n_lm + n_lm + nw * 6 * n_lm
+            traffic[BUF_LMLOC, READ] += n_lm * n_lm + n_lm + nw * 6 * n_lm
+            traffic[BUF_LMLOC, WRITE] += n_lm * n_lm + n_lm + nw * 6 * n_lm
+        if want_jac:  # the landmark's finished blocks go to the landmark store once
+            traffic[BUF_LM, WRITE] += n_lm * n_lm + n_lm + (lk_ptr[l + 1] - lk_ptr[l]) * 6 * n_lm
     return cost, n_invalid
 
 
@@ -657,6 +662,9 @@ def schur_complement(H, rhs, Hll, gl, W, lk_ptr, lk_kf, blk_id, diag_blocks, par
         if not _invert_landmark(A, d, Hll_inv[l], ops):
             continue
         traffic[BUF_LM, WRITE] += d * d
+        staged = (lk_ptr[l + 1] - lk_ptr[l]) * 6 * d  # the landmark's W slots, loaded once with b_l
+        traffic[BUF_LM, READ] += staged
+        traffic[BUF_LMLOC, WRITE] += staged + d
         for s in range(lk_ptr[l], lk_ptr[l + 1]):
             k1 = lk_kf[s]
             for a in range(6):
@@ -670,7 +678,7 @@ def schur_complement(H, rhs, Hll, gl, W, lk_ptr, lk_kf, blk_id, diag_blocks, par
                     acc += T[a, b] * gl[l, b]
                 rhs_s[k1, a] -= acc
             _count(ops, 6 * d * d + 6 * d, 6 * d * d + 6 * d, 0, 0, 0)
-            traffic[BUF_LM, READ] += 6 * d + d
+            traffic[BUF_LMLOC, READ] += 6 * d + d
             traffic[BUF_GRAD, READ] += 6
             traffic[BUF_GRAD, WRITE] += 6
             for t in range(s, lk_ptr[l + 1]):
@@ -692,7 +700,7 @@ def schur_complement(H, rhs, Hll, gl, W, lk_ptr, lk_kf, blk_id, diag_blocks, par
                                 acc += T[a, c] * W[t, b, c]
                             blk[b, a] -= acc
                 _count(ops, 36 * d, 36 * d, 0, 0, 0)
-                traffic[BUF_LM, READ] += 6 * d
+                traffic[BUF_LMLOC, READ] += 6 * d
                 traffic[BUF_H, READ] += 36
                 traffic[BUF_H, WRITE] += 36
     return S

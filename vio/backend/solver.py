@@ -187,7 +187,8 @@ def solve_arrays(a: WindowArrays, config: SolverConfig = SolverConfig()):
         iterations += 1
     peaks = {"H_blocks": lin.neq.blocks.nbytes, "gradient": lin.neq.rhs.nbytes,
              "landmark_blocks": lin.landmarks.Hll.nbytes + lin.landmarks.gl.nbytes + lin.landmarks.W.nbytes,
-             "cholesky": (_k.STATE_DIM * a.n_keyframes) ** 2 * 8}
+             "cholesky": (_k.STATE_DIM * a.n_keyframes) ** 2 * 8,
+             "landmark_local": (3 * 3 + 3 + a.n_keyframes * 6 * 3) * 8}  # H_ll, b_l, a W slot per keyframe
     diagnostics = SolveDiagnostics(
         initial_cost=initial_cost, final_cost=lin.cost, iterations=iterations, step_norms=step_norms,
         n_factors={"reprojection": len(a.obs_kf), "imu": len(a.imu[0]), "prior": len(a.priors),

@@ -20,6 +20,7 @@ from .hardware import HardwareConfig
 STATE_DIM = 15  # keyframe error state: rotation, position, velocity, gyro and accel bias
 PREINT_WORDS = 15 + 81 + 45  # dR, dv, dp; 9x9 covariance; bias Jacobians (Forster et al. 2017)
 FEATURE_ENTRY_BYTES = 48  # front-end feature table entry (docs/frontend_workload.md)
+CPU_WORD_BITS = 64  # L1 access width of the CPU model (Horowitz's cache energies are 64-bit accesses)
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,8 @@ def _cpu_access_pj(b: PlannedBuffer, hw: HardwareConfig) -> tuple[float, float]:
     that each access stands for (one L1 access: the extra instructions pay no cache energy)."""
     levels = hw.caches
     overhead_pj = hw.instruction_overhead_pj * hw.arithmetic(b.group).instructions_per_op
-    onchip = sram_access_pj(levels[0].size_bytes, b.access_bits) + overhead_pj
+    # a load or store reads or writes a whole word of the L1 array (narrower ones select in it)
+    onchip = sram_access_pj(levels[0].size_bytes, max(b.access_bits, CPU_WORD_BITS)) + overhead_pj
     for inner, outer in pairwise(levels):
         if b.size_bytes <= inner.size_bytes:
             return onchip, 0.0

@@ -43,10 +43,11 @@ def _cpu(frontend_ipo: float, backend_ipo: float) -> HardwareConfig:
 
 def _hand(a: float, b: float) -> dict:
     """Energies [pJ per frame] of the tiny run: front-end fixed point (Horowitz int add 16 bit
-    0.05 pJ, mul 32 bit 3.1 pJ), back-end float32 (add 0.9, mul 3.7 pJ); accesses to L1 at
-    20 pJ per 64 bits; every modelled instruction stands for a (front-end) or b (back-end)."""
+    0.05 pJ, mul 32 bit 3.1 pJ), back-end float32 (add 0.9, mul 3.7 pJ); every access reads or
+    writes a whole 64-bit L1 word, 20 pJ; every modelled instruction stands for a (front-end)
+    or b (back-end)."""
     return {"frontend_compute": 1000 * (0.05 + a * OVERHEAD_PJ) + 200 * (3.1 + a * OVERHEAD_PJ),
-            "frontend_onchip": 500 * (L1_64BIT_PJ * 16 / 64 + a * OVERHEAD_PJ),
+            "frontend_onchip": 500 * (L1_64BIT_PJ + a * OVERHEAD_PJ),
             "backend_compute": 300 * (0.9 + b * OVERHEAD_PJ) + 100 * (3.7 + b * OVERHEAD_PJ),
             "backend_onchip": 40 * (L1_64BIT_PJ + b * OVERHEAD_PJ),
             "instructions": a * (1200 + 500) + b * (400 + 40)}

@@ -82,6 +82,24 @@ def test_cpu_reaches_dram_only_for_buffers_beyond_the_last_cache():
     assert all(b.onchip for b in plan.buffers)
 
 
+def test_cpu_pays_a_whole_l1_word_per_access_and_misses_by_bytes_touched():
+    """An 8-bit and a 64-bit access to an L1-resident buffer cost the same; beyond L1 the
+    miss traffic still follows the bytes touched (8-bit words miss 8x less often)."""
+    from accel_model.energy import sram_access_pj
+    from accel_model.memory import _cpu_access_pj
+
+    cpu = load_preset("cpu")
+    small = [BufferUse("frontend", "line_buffer", 1e5, 0, bits, 4096) for bits in (8, 64)]
+    plans = [_by_name(plan_memory({("frontend", "line_buffer"): u}, Geometry(), cpu))["line_buffer"] for u in small]
+    costs = [_cpu_access_pj(b, cpu)[0] for b in plans]
+    overhead = cpu.instruction_overhead_pj * cpu.frontend.instructions_per_op
+    assert costs[0] == costs[1] == pytest.approx(sram_access_pj(32768, 64) + overhead)
+    big = [BufferUse("frontend", "frame_pyramid", 1e5, 0, bits, 500_000) for bits in (8, 64)]
+    plans = [_by_name(plan_memory({("frontend", "frame_pyramid"): u}, Geometry(), cpu))["frame_pyramid"] for u in big]
+    l2 = [_cpu_access_pj(b, cpu)[0] - sram_access_pj(32768, 64) - overhead for b in plans]
+    assert l2[1] == pytest.approx(8 * l2[0])
+
+
 def test_codec_ratio_measured_on_real_frames(euroc_micro):
     pytest.importorskip("accel_model.codec")
     ratio, geometry, note = measure_codec_ratio(euroc_micro, samples=2)

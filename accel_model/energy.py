@@ -29,6 +29,8 @@ HOROWITZ_45NM_PJ: dict[tuple[str, str, int], float] = {
 # multiplies (3 Newton-Raphson iterations of 2 multiplies each); sin/cos = 10 multiplies
 # and 10 adds (range reduction plus a degree-9 polynomial by Horner's rule).
 DERIVED_OPS: dict[str, tuple[float, float]] = {  # kind -> (adds, multiplies)
+    "cmul": (0.0, 1.0),      # a multiplication by a constant, on a multiplier
+    "cmul_add": (1.0, 0.0),  # one add of a constant multiplication done as shifts and adds
     "compare": (1.0, 0.0),
     "div": (0.0, 6.0),
     "sqrt": (0.0, 6.0),
@@ -84,7 +86,7 @@ def basic_op_pj(kind: str, number_format: str, bits: int) -> float:
 
 
 def op_pj(kind: str, number_format: str, bits: int) -> float:
-    """pJ of one operation of ``kind`` (mul, add, div, sqrt, compare, sin) at 45 nm, 0.9 V."""
+    """pJ of one operation of ``kind`` (mul, add, div, sqrt, compare, sin, cmul, cmul_add) at 45 nm, 0.9 V."""
     if kind in ("add", "mul"):
         return basic_op_pj(kind, number_format, bits)
     if kind not in DERIVED_OPS:

@@ -20,6 +20,10 @@ STAGE_GROUPS = ("frontend", "backend", "mapping", "mi")
 # triangles, only the blocks that exist), ``dense`` (Schur-reduced, full squares) and
 # ``dense_full`` (no Schur complement: one dense H over poses and landmarks, the naive design).
 H_STORAGE = ("sparse_symmetric", "dense", "dense_full")
+# Multiplications by constant filter coefficients: on a multiplier (as a CPU or a generic MAC
+# array does them) or as shifts and adds (a hard-wired filter). The workload records both
+# (op kinds "cmul" and "cmul_add"); the design prices one.
+CONSTANT_MULTIPLY = ("multiplier", "shift_add")
 # Upper limits, beyond any design modelled here, that keep the model's arithmetic finite and
 # its planning tractable: E ~ V^2 overflows for absurd supplies; the codec's NEAR is at most
 # 127 (T.87, accel_model.codec.MAX_NEAR); each sampled frame is encoded; the on-chip
@@ -99,6 +103,7 @@ class HardwareConfig(ConfigMixin):
     codec_ops_per_pixel: int = 12
     h_storage: str = "dense"
     gradients: str = "stored"
+    constant_multiply: str = "multiplier"
     measured_core_power_w: float = 10.0
 
     def __post_init__(self) -> None:
@@ -122,12 +127,20 @@ class HardwareConfig(ConfigMixin):
             raise ValueError(f"h_storage must be one of {', '.join(H_STORAGE)}, got {self.h_storage!r}")
         if self.gradients not in ("stored", "on_the_fly"):
             raise ValueError(f"gradients must be stored or on_the_fly, got {self.gradients!r}")
+        if self.constant_multiply not in CONSTANT_MULTIPLY:
+            raise ValueError(f"constant_multiply must be one of {', '.join(CONSTANT_MULTIPLY)}, "
+                             f"got {self.constant_multiply!r}")
         if not self.caches and self.onchip_budget_bytes <= 0:
             raise ValueError("onchip_budget_bytes must be positive for an accelerator (no caches)")
 
     @property
     def is_cpu(self) -> bool:
         return bool(self.caches)
+
+    def executes(self, kind: str) -> bool:
+        """Whether the design executes operations of ``kind`` (one of the two constant-multiply kinds is unused)."""
+        unused = "cmul_add" if self.constant_multiply == "multiplier" else "cmul"
+        return kind != unused
 
     def arithmetic(self, group: str) -> ArithmeticConfig:
         """Datapath of stage group ``group`` (one of ``STAGE_GROUPS``)."""

@@ -204,6 +204,8 @@ def _price(run: RunData, hw: HardwareConfig, geometry: Geometry, codec_ratio: fl
         overhead_pj = hw.instruction_overhead_pj * arith.instructions_per_op
         compute_pj = group_ops = 0.0
         for (kind, bits), count in run.ops.get(group, {}).items():
+            if not hw.executes(kind):
+                continue
             width = min(bits, arith.max_bits) if arith.max_bits else bits
             compute_pj += count * (op_pj(kind, arith.number_format, width) + overhead_pj) * scale
             group_ops += count

@@ -21,8 +21,12 @@ from types import MappingProxyType
 
 import numpy as np
 
-OP_KINDS = ("mul", "add", "div", "sqrt", "compare", "sin")  # "sin": one sin or cos evaluation
-OP_MUL, OP_ADD, OP_DIV, OP_SQRT, OP_CMP, OP_SIN = range(len(OP_KINDS))
+# "sin": one sin or cos evaluation. "cmul": a multiplication by a constant coefficient (a
+# fixed filter tap); "cmul_add": the adds the same constant multiplications take as shifts
+# and adds (canonical signed digits). Both are recorded; a design prices one of the two
+# (``HardwareConfig.constant_multiply``).
+OP_KINDS = ("mul", "add", "div", "sqrt", "compare", "sin", "cmul", "cmul_add")
+OP_MUL, OP_ADD, OP_DIV, OP_SQRT, OP_CMP, OP_SIN, OP_CMUL, OP_CMUL_ADD = range(len(OP_KINDS))
 DEFAULT_BITS = 64  # float64 estimation
 _BUFFER_FIELDS = ("reads_words", "writes_words", "word_bits", "peak_bytes")
 

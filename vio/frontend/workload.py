@@ -26,7 +26,15 @@ FEATURE_ENTRY_WORDS = 12  # 32-bit words: id 2, raw uv 2, normalized xy 2, right
 UNDISTORT_ITERATIONS = 30  # iteration cap of the point undistortion (a bound)
 
 # per-item operation counts (see docs/frontend_workload.md)
-SHI_TOMASI_OPS = {"mul": 2 * 2 * SOBEL_TAPS + 3 + 4, "add": 2 * 2 * (SOBEL_TAPS - 1) + 4, "sqrt": 1}
+# Constant filter taps as "cmul" (one per tap, zero and unit taps included) and, for a
+# design that shifts and adds, "cmul_add": the adds beyond one shift per tap (canonical
+# signed digits minus one): binomial [1 4 6 4 1]: 1 (6 = 4 + 2); Scharr smoothing
+# [3 10 3]: 3 (3 = 2 + 1, 10 = 8 + 2); derivatives [-1 0 1] and Sobel smoothing [1 2 1]: 0.
+PYRDOWN_CSD_ADDS = 1
+SCHARR_CSD_ADDS = 3 + 0  # smoothing pass + derivative pass of one derivative
+SOBEL_CSD_ADDS = 0
+SHI_TOMASI_OPS = {"cmul": 2 * 2 * SOBEL_TAPS, "cmul_add": 2 * SOBEL_CSD_ADDS, "mul": 3 + 4,
+                  "add": 2 * 2 * (SOBEL_TAPS - 1) + 4, "sqrt": 1}
 KLT_SETUP_PIXEL_OPS = {"mul": 3 * 4 + 3, "add": 3 * 3 + 3}     # bilinear I, Ix, Iy; G += g g^T
 KLT_SETUP_POINT_OPS = {"mul": 2 + 8, "add": 6, "div": 1, "sqrt": 1, "compare": 1}  # level scale, G^-1, min eig
 KLT_ITER_PIXEL_OPS = {"mul": 4 + 2, "add": 3 + 1 + 2}         # bilinear J, residual, b += r g
@@ -114,7 +122,8 @@ def count_image(wl: "Workload | Tally", width: int, height: int, levels: int) ->
     wl.write("frame_pyramid", width * height, PIXEL_BITS)
     for (w0, h0), (w1, h1) in pairwise(sizes):
         passes = w1 * h0 + w1 * h1
-        wl.add_ops("mul", PYRDOWN_TAPS * passes, GRAD_BITS)
+        wl.add_ops("cmul", PYRDOWN_TAPS * passes, GRAD_BITS)
+        wl.add_ops("cmul_add", PYRDOWN_CSD_ADDS * passes, GRAD_BITS)
         wl.add_ops("add", (PYRDOWN_TAPS - 1) * passes, GRAD_BITS)
         wl.read("frame_pyramid", w0 * h0, PIXEL_BITS)
         wl.write("frame_pyramid", w1 * h1, PIXEL_BITS)
@@ -122,7 +131,8 @@ def count_image(wl: "Workload | Tally", width: int, height: int, levels: int) ->
         wl.read("line_buffer", PYRDOWN_TAPS * w1 * h1, GRAD_BITS)
     for w, h in sizes:
         p = w * h
-        wl.add_ops("mul", 2 * 2 * SCHARR_TAPS * p, GRAD_BITS)
+        wl.add_ops("cmul", 2 * 2 * SCHARR_TAPS * p, GRAD_BITS)
+        wl.add_ops("cmul_add", 2 * SCHARR_CSD_ADDS * p, GRAD_BITS)
         wl.add_ops("add", 2 * 2 * (SCHARR_TAPS - 1) * p, GRAD_BITS)
         wl.read("frame_pyramid", p, PIXEL_BITS)
         wl.write("line_buffer", 2 * p, GRAD_BITS)

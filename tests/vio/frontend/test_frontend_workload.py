@@ -34,7 +34,10 @@ def test_pyramid_pixels_are_the_sum_of_level_sizes():
     assert wl.buffers["gradients"].writes_words == 2 * (64 * 48 + 32 * 24)
     passes = 32 * 48 + 32 * 24  # horizontal pass on 48 rows, vertical on 24
     scharr = 2 * 2 * 3 * (64 * 48 + 32 * 24)
-    assert wl.ops[("mul", 16)] == 5 * passes + scharr
+    assert wl.ops[("cmul", 16)] == 5 * passes + scharr  # every filter tap a constant multiplication
+    assert ("mul", 16) not in wl.ops
+    # as shifts and adds: 6 = 4 + 2 in the binomial, 3 = 2 + 1 and 10 = 8 + 2 in Scharr's smoothing
+    assert wl.ops[("cmul_add", 16)] == passes + 2 * 3 * (64 * 48 + 32 * 24)
 
 
 def test_klt_count_formula():
@@ -75,6 +78,13 @@ def test_counting_off_costs_nothing():
     fe = Frontend(LEFT, RIGHT, FrontendConfig(**{**CONFIG.to_dict(), "count_workload": False}))
     out = fe.process((1, tiny_texture(0), tiny_texture(1)))
     assert out.workload is NULL_WORKLOAD and len(out) > 0
+
+
+def test_detection_sobel_taps_are_constant_multiplications():
+    wl = Workload("t")
+    wlf.count_detection(wl, 500, 400, 30, 12, 4.0, 3)
+    assert wl.ops[("cmul", 32)] == 12 * 400 and wl.total_ops("cmul_add") == 0  # [1 2 1] and [-1 0 1]
+    assert wl.ops[("mul", 32)] == (3 + 4) * 400  # structure-tensor products and min eigenvalue
 
 
 def test_tally_gives_the_record_of_direct_counting():

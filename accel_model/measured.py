@@ -76,16 +76,16 @@ def perf_instructions(command: list[str], timeout_s: float | None = 600.0, event
     return parse_perf_instructions(done.stderr)
 
 
-_CALLGRIND_TOTAL = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
-_CALLGRIND_REFS = re.compile(r"I\s+refs:\s*([\d,]+)")
-
-
 # A build valgrind can run (it emulates no AVX-512), the same natively and under valgrind:
 # numba for a generic x86-64 CPU without loop/SLP vectorisation, one thread everywhere,
 # OpenBLAS's SSE4.2 kernels. A numba cache built with it is keyed by the generic CPU name.
 SCALAR_BUILD_ENV = {"NUMBA_CPU_NAME": "generic", "NUMBA_LOOP_VECTORIZE": "0", "NUMBA_SLP_VECTORIZE": "0",
                     "NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                     "MKL_NUM_THREADS": "1", "OPENBLAS_CORETYPE": "Nehalem"}
+
+
+_CALLGRIND_TOTAL = re.compile(r"^(?:summary|totals):\s*(\d+)", re.MULTILINE)
+_CALLGRIND_REFS = re.compile(r"I\s+refs:\s*([\d,]+)")
 
 
 def parse_callgrind_instructions(text: str) -> int | None:

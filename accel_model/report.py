@@ -290,15 +290,9 @@ def build_report(run_dir: str | Path, hw: HardwareConfig, cpu: HardwareConfig | 
 def load_report(path: str | Path) -> dict:
     """A report written by :func:`build_report`; EnergyModelError if malformed or of another schema."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = _load_json(Path(path))
     except OSError as exc:
         raise EnergyModelError(f"{path}: cannot read the report ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise EnergyModelError(f"{path}: not an energy report (not UTF-8 text)") from None
-    except json.JSONDecodeError as exc:
-        raise EnergyModelError(f"{path}:{exc.lineno}: not an energy report (malformed JSON: {exc.msg})") from None
-    except RecursionError:
-        raise EnergyModelError(f"{path}: not an energy report (JSON nested too deeply)") from None
     if not isinstance(data, dict) or "schema_version" not in data:
         raise EnergyModelError(f"{path}: not an energy report (no schema_version)")
     if data["schema_version"] != SCHEMA_VERSION:

@@ -165,8 +165,10 @@ def _native(mode: str, frames: int, a, folder: Path, record: bool) -> dict:
 
 
 def _modelled_per_frame(workloads: list[dict], n1: int, n2: int, folder: Path) -> dict[str, float]:
-    """Modelled instructions (operations + buffer word accesses) per frame by group over
-    frames [n1, n2), read back the way the energy report reads a run folder."""
+    """Modelled instructions (the operations the ``cpu`` preset executes + buffer word
+    accesses) per frame by group over frames [n1, n2), read back the way the energy report
+    reads a run folder."""
+    from accel_model.hardware import load_preset
     from accel_model.report import load_run
 
     run = folder / "modelled"
@@ -174,7 +176,8 @@ def _modelled_per_frame(workloads: list[dict], n1: int, n2: int, folder: Path) -
     (run / "summary.json").write_text('{"sequence": null}')
     (run / "workloads.jsonl").write_text("".join(json.dumps(w) + "\n" for w in workloads[n1:n2]))
     data = load_run(run)
-    return {g: sum(data.ops.get(g, {}).values())
+    cpu = load_preset("cpu")  # constant filter taps: cmul executed, their shift-add form not
+    return {g: sum(count for (kind, _), count in data.ops.get(g, {}).items() if cpu.executes(kind))
             + sum(u.reads_per_frame + u.writes_per_frame for u in data.uses.values() if u.group == g)
             for g in GROUPS}
 

@@ -24,6 +24,13 @@ H_STORAGE = ("sparse_symmetric", "dense", "dense_full")
 # array does them) or as shifts and adds (a hard-wired filter). The workload records both
 # (op kinds "cmul" and "cmul_add"); the design prices one.
 CONSTANT_MULTIPLY = ("multiplier", "shift_add")
+# Image gradients for KLT: ``stored`` (Scharr over every pyramid level, kept for the set-ups)
+# or ``on_the_fly`` (Scharr over each set-up's template tile only). The workload records
+# both dataflows (stages ``frontend[gradients=...]``); the design prices its own.
+GRADIENTS = ("stored", "on_the_fly")
+# Hardware fields that workload records may depend on (accel_model.workload.variant_stage),
+# with their choices.
+VARIANT_FIELDS: dict[str, tuple[str, ...]] = {"gradients": GRADIENTS}
 # Upper limits, beyond any design modelled here, that keep the model's arithmetic finite and
 # its planning tractable: E ~ V^2 overflows for absurd supplies; the codec's NEAR is at most
 # 127 (T.87, accel_model.codec.MAX_NEAR); each sampled frame is encoded; the on-chip
@@ -125,8 +132,8 @@ class HardwareConfig(ConfigMixin):
                 raise ValueError(f"{key} must be at most {limit}, got {getattr(self, key)}")
         if self.h_storage not in H_STORAGE:
             raise ValueError(f"h_storage must be one of {', '.join(H_STORAGE)}, got {self.h_storage!r}")
-        if self.gradients not in ("stored", "on_the_fly"):
-            raise ValueError(f"gradients must be stored or on_the_fly, got {self.gradients!r}")
+        if self.gradients not in GRADIENTS:
+            raise ValueError(f"gradients must be one of {', '.join(GRADIENTS)}, got {self.gradients!r}")
         if self.constant_multiply not in CONSTANT_MULTIPLY:
             raise ValueError(f"constant_multiply must be one of {', '.join(CONSTANT_MULTIPLY)}, "
                              f"got {self.constant_multiply!r}")
@@ -141,6 +148,11 @@ class HardwareConfig(ConfigMixin):
         """Whether the design executes operations of ``kind`` (one of the two constant-multiply kinds is unused)."""
         unused = "cmul_add" if self.constant_multiply == "multiplier" else "cmul"
         return kind != unused
+
+    def selects(self, conditions: dict[str, str]) -> bool:
+        """Whether the design does the work of a record made for these hardware settings
+        (``{}``: every design; see ``VARIANT_FIELDS``)."""
+        return all(getattr(self, key) == value for key, value in conditions.items())
 
     def arithmetic(self, group: str) -> ArithmeticConfig:
         """Datapath of stage group ``group`` (one of ``STAGE_GROUPS``)."""

@@ -138,10 +138,7 @@ class _Planner:
     def frontend(self) -> None:
         w, h = self.geo.width_px, self.geo.height_px
         self.add("frontend", "frame_pyramid", self.recorded("frontend", "frame_pyramid"), compressed=True)
-        if self.hw.gradients == "stored":
-            self.add("frontend", "gradients", self.recorded("frontend", "gradients"))
-        else:  # x and y gradients of a 3-line Scharr window, 16-bit
-            self.add("frontend", "gradients", 2 * 3 * w, bits=16)
+        self.add("frontend", "gradients", self.recorded("frontend", "gradients"))  # the design's own dataflow
         self.add("frontend", "line_buffer", self.recorded("frontend", "line_buffer") or 5 * w, bits=16)
         self.add("frontend", "corner_scores", self.recorded("frontend", "corner_scores") or 3 * w, bits=32)
         self.add("frontend", "detection_mask", w * h, bits=1)  # one bit per pixel

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .energy import EnergyModelError, node_scale, op_pj
-from .hardware import STAGE_GROUPS, HardwareConfig, load_preset
+from .hardware import STAGE_GROUPS, VARIANT_FIELDS, HardwareConfig, load_preset
 from .measured import measured_lines
 from .memory import (
     BufferUse,
@@ -25,7 +25,7 @@ from .memory import (
     memory_energy_pj,
     plan_memory,
 )
-from .workload import Workload, WorkloadError
+from .workload import Workload, WorkloadError, split_variant
 
 SCHEMA_VERSION = 1
 CATEGORIES = ("compute", "onchip_memory", "offchip_memory", "leakage")
@@ -46,16 +46,47 @@ def stage_group(stage: str) -> str:
     raise EnergyModelError(f"workload stage {stage!r} belongs to no report group ({', '.join(STAGE_GROUPS)})")
 
 
+Conditions = tuple[tuple[str, str], ...]  # sorted hardware settings a record is for; () = every design
+
+
+@dataclass(frozen=True)
+class RunPart:
+    """Mean operations per frame by group and buffer uses of the records made for one set
+    of hardware settings (accel_model.workload.variant_stage)."""
+
+    ops: dict[str, dict[tuple[str, int], float]]
+    uses: dict[tuple[str, str], BufferUse]
+
+
 @dataclass(frozen=True)
 class RunData:
-    """A run folder's workload: mean operations per frame by group, buffer uses, frame rate."""
+    """A run folder's workload by hardware settings (``parts[()]``: the work of every design),
+    frame count and rate."""
 
     path: Path
     frames: int
     fps: float
-    ops: dict[str, dict[tuple[str, int], float]]
-    uses: dict[tuple[str, str], BufferUse]
+    parts: dict[Conditions, RunPart]
     summary: dict
+
+    def for_design(self, hw: HardwareConfig) -> RunPart:
+        """The work ``hw`` does: the common records plus the alternatives it selects."""
+        ops: dict[str, dict] = defaultdict(lambda: defaultdict(float))
+        uses: dict[tuple[str, str], BufferUse] = {}
+        for conditions, part in self.parts.items():
+            if not hw.selects(dict(conditions)):
+                continue
+            for group, counts in part.ops.items():
+                for key, count in counts.items():
+                    ops[group][key] += count
+            for key, use in part.uses.items():
+                mine = uses.get(key)
+                uses[key] = use if mine is None else replace(
+                    mine, reads_per_frame=mine.reads_per_frame + use.reads_per_frame,
+                    writes_per_frame=mine.writes_per_frame + use.writes_per_frame,
+                    word_bits=use.word_bits if use.reads_per_frame or use.writes_per_frame else mine.word_bits,
+                    peak_bytes=max(mine.peak_bytes, use.peak_bytes))
+        return RunPart({g: dict(d) for g, d in ops.items()}, uses)
 
 
 EXTRA_WORKLOAD_FILES = ("map_workloads.jsonl", "mi_workloads.jsonl")  # mapping and MI work of a run, if any
@@ -75,8 +106,8 @@ def load_run(run_dir: str | Path) -> RunData:
     except UnicodeDecodeError:
         raise EnergyModelError(f"{path}: not UTF-8 text") from None
     _check_summary(summary, run / "summary.json")
-    ops: dict[str, dict] = defaultdict(lambda: defaultdict(float))
-    traffic: dict[tuple[str, str], list] = {}
+    ops: dict[tuple, dict] = defaultdict(lambda: defaultdict(float))  # (conditions, group) -> counts
+    traffic: dict[tuple, list] = {}  # (conditions, group, name) -> [reads, writes, bits, peak]
     stamps = _accumulate(path, lines, ops, traffic)
     if not stamps:
         raise EnergyModelError(f"{path}: no frames recorded")
@@ -90,9 +121,16 @@ def load_run(run_dir: str | Path) -> RunData:
     n = len(stamps)
     span_s = (max(stamps) - min(stamps)) * 1e-9
     fps = (n - 1) / span_s if n > 1 and span_s > 0 else NAVION_FPS
-    uses = {key: BufferUse(key[0], key[1], r / n, w / n, bits, peak) for key, (r, w, bits, peak) in traffic.items()}
-    mean_ops = {g: {k: c / n for k, c in d.items()} for g, d in ops.items()}
-    return RunData(run, n, fps, mean_ops, uses, summary)
+    if traffic.get(((), "frontend", "gradients"), [0, 0])[1]:
+        raise EnergyModelError(f"{path}: recorded by an older navion-sim (its front-end records do not split the "
+                               f"gradient dataflows by design); rerun `navion replay` to price it")
+    parts: dict[Conditions, RunPart] = {(): RunPart({}, {})}
+    for (conditions, group), counts in ops.items():
+        parts.setdefault(conditions, RunPart({}, {})).ops[group] = {k: c / n for k, c in counts.items()}
+    for (conditions, group, name), (r, w, bits, peak) in traffic.items():
+        parts.setdefault(conditions, RunPart({}, {})).uses[group, name] = BufferUse(group, name, r / n, w / n,
+                                                                                     bits, peak)
+    return RunData(run, n, fps, parts, summary)
 
 
 def _accumulate(path: Path, lines: list[str], ops: dict, traffic: dict) -> list[int]:
@@ -108,15 +146,17 @@ def _accumulate(path: Path, lines: list[str], ops: dict, traffic: dict) -> list[
                 raise ValueError(f"timestamp_ns {stamps[-1]} outside the int64 nanosecond range")
             stages = [Workload.from_dict(s) for s in record["stages"]]
             _check_counts(stages)
+            _check_variants(stages)
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, OverflowError, RecursionError,
                 WorkloadError) as exc:
             raise EnergyModelError(f"{path}:{number}: malformed workload record ({exc})") from None
         for wl in stages:
-            group = stage_group(wl.stage)
+            base, conditions = split_variant(wl.stage)
+            group, variant = stage_group(base), tuple(sorted(conditions.items()))
             for key, count in wl.ops.items():
-                ops[group][key] += count
+                ops[variant, group][key] += count
             for name, t in wl.buffers.items():
-                acc = traffic.setdefault((group, name), [0, 0, t.word_bits, 0])
+                acc = traffic.setdefault((variant, group, name), [0, 0, t.word_bits, 0])
                 acc[0] += t.reads_words
                 acc[1] += t.writes_words
                 acc[2] = t.word_bits if t.accessed else acc[2]
@@ -162,6 +202,17 @@ def _check_summary(summary, path: Path) -> None:
                 raise EnergyModelError(f"{path}: '{where}{key}' must be a non-negative number, got {value!r:.60}")
 
 
+def _check_variants(stages: list[Workload]) -> None:
+    """Records made for particular hardware settings name known fields and choices (ValueError otherwise)."""
+    for wl in stages:
+        for key, value in split_variant(wl.stage)[1].items():
+            if key not in VARIANT_FIELDS:
+                raise ValueError(f"stage {wl.stage!r} is for hardware setting {key!r}, which the model does not "
+                                 f"have (known: {', '.join(VARIANT_FIELDS)})")
+            if value not in VARIANT_FIELDS[key]:
+                raise ValueError(f"stage {wl.stage!r}: {key} must be one of {', '.join(VARIANT_FIELDS[key])}")
+
+
 def _check_counts(stages: list[Workload]) -> None:
     """Counts a float can hold (ValueError otherwise): the report averages them as floats."""
     for wl in stages:
@@ -186,7 +237,8 @@ def _sequence_path(run: RunData, sequence: str | Path | None) -> Path | None:
 def _price(run: RunData, hw: HardwareConfig, geometry: Geometry, codec_ratio: float | None) -> tuple[dict, MemoryPlan]:
     """One design's energy per frame [uJ] by stage and category, and its memory plan."""
     scale = node_scale(hw.node_nm, hw.vdd_v or None)
-    plan = plan_memory(run.uses, geometry, hw, codec_ratio)
+    work = run.for_design(hw)
+    plan = plan_memory(work.uses, geometry, hw, codec_ratio)
     mem = memory_energy_pj(plan, hw)
     leak_uj = leakage_power_mw(plan, hw) / run.fps * 1e3
     onchip_by_group = defaultdict(float)
@@ -203,7 +255,7 @@ def _price(run: RunData, hw: HardwareConfig, geometry: Geometry, codec_ratio: fl
         arith = hw.arithmetic(group)
         overhead_pj = hw.instruction_overhead_pj * arith.instructions_per_op
         compute_pj = group_ops = 0.0
-        for (kind, bits), count in run.ops.get(group, {}).items():
+        for (kind, bits), count in work.ops.get(group, {}).items():
             if not hw.executes(kind):
                 continue
             width = min(bits, arith.max_bits) if arith.max_bits else bits

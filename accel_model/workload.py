@@ -9,12 +9,18 @@ Counting costs nothing when it is off: :data:`NULL_WORKLOAD` accepts every call 
 records nothing, so code calls ``wl.add_ops(...)`` unconditionally and checks
 ``wl.enabled`` only to skip work done solely for counting.
 
+Work that only some designs do (two dataflows for the same result) is recorded once per
+alternative, in a record whose stage names the hardware choice it belongs to:
+``frontend[gradients=stored]`` (see :func:`variant_stage`); the hardware model prices
+the common records and, of the alternatives, those its configuration selects.
+
 Numba kernels count into a plain int64 array from :func:`op_counter`, indexed by the
 ``OP_*`` constants (``counts[OP_MUL] += 9``); :meth:`Workload.add_op_counts` then adds
 the array to the record.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from numbers import Integral
 from types import MappingProxyType
@@ -33,6 +39,36 @@ _BUFFER_FIELDS = ("reads_words", "writes_words", "word_bits", "peak_bytes")
 
 class WorkloadError(ValueError):
     """An invalid operation kind, count, bit width or serialised workload."""
+
+
+_VARIANT = re.compile(r"([^\[\]]*)(?:\[([^\[\]]*)\])?")
+_CONDITION = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.]+")
+
+
+def variant_stage(stage: str, **conditions: str) -> str:
+    """Name of a record of ``stage`` work that only designs with these hardware settings do:
+    ``variant_stage("frontend", gradients="stored") == "frontend[gradients=stored]"``."""
+    if not conditions:
+        return stage
+    return f"{stage}[{','.join(f'{k}={v}' for k, v in sorted(conditions.items()))}]"
+
+
+def split_variant(stage: str) -> tuple[str, dict[str, str]]:
+    """(stage, conditions) of a record's stage name; ``{}`` for work every design does.
+    WorkloadError if the ``[key=value,...]`` part is malformed."""
+    match = _VARIANT.fullmatch(stage)
+    if match is None:
+        raise WorkloadError(f"malformed stage name {stage!r} (expected STAGE or STAGE[key=value,...])")
+    base, spec = match.groups()
+    if spec is None:
+        return base, {}
+    parts = spec.split(",")
+    if not all(_CONDITION.fullmatch(p) for p in parts):
+        raise WorkloadError(f"malformed conditions in stage name {stage!r} (expected key=value,...)")
+    conditions = dict(p.split("=") for p in parts)
+    if len(conditions) != len(parts):
+        raise WorkloadError(f"stage name {stage!r} repeats a condition")
+    return base, conditions
 
 
 def op_counter() -> np.ndarray:
@@ -113,6 +149,7 @@ class Workload:
     def __post_init__(self) -> None:
         if not isinstance(self.stage, str):
             raise WorkloadError(f"stage must be a string, got {self.stage!r}")
+        split_variant(self.stage)
         ops, buffers = self.ops, self.buffers
         self.ops, self.buffers = {}, {}
         for key, count in ops.items():

@@ -106,7 +106,7 @@ def _worker(args) -> None:
             tracks = frontend.process(frame, None if np.isnan(R).any() else R)
             out["tracks"].append([len(tracks.ids), int(tracks.n_stereo)])
             if args.record:
-                out["workloads"].append({"timestamp_ns": frame.timestamp_ns, "stages": [tracks.workload.to_dict()]})
+                out["workloads"].append({"timestamp_ns": frame.timestamp_ns, "stages": [w.to_dict() for w in tracks.workloads]})
     else:
         pipeline = VioPipeline(seq.cam0, seq.cam1, seq.imu, PipelineConfig(frontend=fe_config,
                                                                             count_workload=args.record))
@@ -175,10 +175,10 @@ def _modelled_per_frame(workloads: list[dict], n1: int, n2: int, folder: Path) -
     run.mkdir(exist_ok=True)
     (run / "summary.json").write_text('{"sequence": null}')
     (run / "workloads.jsonl").write_text("".join(json.dumps(w) + "\n" for w in workloads[n1:n2]))
-    data = load_run(run)
     cpu = load_preset("cpu")  # constant filter taps: cmul executed, their shift-add form not
-    return {g: sum(count for (kind, _), count in data.ops.get(g, {}).items() if cpu.executes(kind))
-            + sum(u.reads_per_frame + u.writes_per_frame for u in data.uses.values() if u.group == g)
+    work = load_run(run).for_design(cpu)  # and of alternative dataflows, the cpu's
+    return {g: sum(count for (kind, _), count in work.ops.get(g, {}).items() if cpu.executes(kind))
+            + sum(u.reads_per_frame + u.writes_per_frame for u in work.uses.values() if u.group == g)
             for g in GROUPS}
 
 

@@ -210,7 +210,7 @@ class VioPipeline:
         self._last_frame_ns = t
 
         start = time.perf_counter()
-        workloads = [tracks.workload]
+        workloads = list(tracks.workloads)
         if self._window is None:
             state = self._try_initialize(t, tracks)
         else:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 
 import pytest
 
@@ -14,6 +15,7 @@ from accel_model.report import (
     build_report,
     load_report,
     plot_report,
+    load_run,
     stage_group,
 )
 from navion.cli import main
@@ -94,6 +96,42 @@ def test_bad_run_folders(tmp_path):
         build_report(tmp_path, load_preset("navion65"))
     with pytest.raises(EnergyModelError, match="no report group"):
         stage_group("planner")
+
+
+def test_each_design_prices_its_own_gradient_dataflow(run_dir):
+    """The common records plus the alternative a design selects, counted straight from the file."""
+    records = [json.loads(line)["stages"] for line in (run_dir / "workloads.jsonl").read_text().splitlines()]
+    run = load_run(run_dir)
+    for mode in ("stored", "on_the_fly"):
+        hw = dataclasses.replace(load_preset("navion65"), gradients=mode)
+        work = run.for_design(hw)
+        wanted = ("frontend", f"frontend[gradients={mode}]")
+        cmul = sum(op["count"] for stages in records for st in stages if st["stage"] in wanted
+                   for op in st["ops"] if (op["kind"], op["bits"]) == ("cmul", 16))
+        assert work.ops["frontend"][("cmul", 16)] == pytest.approx(cmul / run.frames)
+        writes = sum(st["buffers"].get("gradients", {}).get("writes_words", 0)
+                     for stages in records for st in stages if st["stage"] in wanted)
+        assert work.uses["frontend", "gradients"].writes_per_frame == pytest.approx(writes / run.frames)
+    stored = run.for_design(dataclasses.replace(load_preset("navion65"), gradients="stored"))
+    fly = run.for_design(load_preset("navion65"))
+    assert ("frontend", "klt_tile") in fly.uses and ("frontend", "klt_tile") not in stored.uses
+    assert fly.uses["frontend", "gradients"].peak_bytes < stored.uses["frontend", "gradients"].peak_bytes / 100
+
+
+def test_old_or_unknown_variant_records_are_refused(tmp_path):
+    (tmp_path / "summary.json").write_text("{}")
+    old = {"stage": "frontend", "ops": [], "buffers": {"gradients": {
+        "reads_words": 4, "writes_words": 8, "word_bits": 16, "peak_bytes": 16}}}
+    (tmp_path / "workloads.jsonl").write_text(json.dumps({"timestamp_ns": 1, "stages": [old]}) + "\n")
+    with pytest.raises(EnergyModelError, match="older navion-sim"):
+        build_report(tmp_path, load_preset("navion65"))
+    for stage, needle in (("frontend[cache=huge]", "hardware setting 'cache'"),
+                          ("frontend[gradients=maybe]", "gradients must be one of"),
+                          ("frontend[gradients", "malformed stage name")):
+        record = {"stage": stage, "ops": [], "buffers": {}}
+        (tmp_path / "workloads.jsonl").write_text(json.dumps({"timestamp_ns": 1, "stages": [record]}) + "\n")
+        with pytest.raises(EnergyModelError, match=r"workloads.jsonl:1: malformed.*" + re.escape(needle)):
+            build_report(tmp_path, load_preset("navion65"))
 
 
 def test_measured_helpers():

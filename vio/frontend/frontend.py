@@ -182,7 +182,7 @@ class Frontend:
             first_seen_ns=tr.first_seen_ns.copy(), is_keyframe=kf.is_keyframe, n_tracked=n_tracked,
             n_new=int(valid.sum()), n_stereo=int(st.ok.sum()), n_ransac_outliers=n_outliers,
             mean_parallax_px=kf.mean_parallax_px,
-            workload=wl.to_workload("frontend") if cfg.count_workload else NULL_WORKLOAD)
+            workloads=wl.to_workloads("frontend") if cfg.count_workload else ())
         spare.append(right_pyramid)
         if self._prev_pyramid is not None:
             spare.append(self._prev_pyramid)

@@ -21,7 +21,8 @@ class FeatureTracks:
     Stats: n_tracked (features carried over from the previous frame), n_new (detected),
     n_stereo (with a right match), n_ransac_outliers, mean_parallax_px (to the last
     keyframe, rotation-compensated when a gyro prediction was given).
-    workload: operations and memory traffic of this frame (stage "frontend").
+    workloads: operations and memory traffic of this frame: the record of stage "frontend"
+    and those of its alternative dataflows (stages "frontend[...]"); empty when counting is off.
     """
 
     timestamp_ns: int
@@ -38,7 +39,7 @@ class FeatureTracks:
     n_stereo: int
     n_ransac_outliers: int
     mean_parallax_px: float
-    workload: Workload
+    workloads: tuple[Workload, ...]
 
     def __len__(self) -> int:
         return len(self.ids)

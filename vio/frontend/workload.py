@@ -5,6 +5,8 @@ KLT set-ups and iterations, pixels scored, hypotheses scored). The
 formulas, their sources and which counts are exact or bounds are in
 docs/frontend_workload.md; the constants below are the per-item costs listed there.
 Filter taps count as one multiply and (taps - 1) adds, trivial coefficients included.
+Where designs differ in dataflow (image gradients stored or computed per KLT template),
+each alternative is counted in its own record (:meth:`Tally.variant`).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import math
 from functools import lru_cache
 from itertools import pairwise
 
-from accel_model.workload import Workload
+from accel_model.workload import NULL_WORKLOAD, Workload, variant_stage
 
 PIXEL_BITS = 8        # image and pyramid pixels
 GRAD_BITS = 16        # Scharr derivatives, line-buffer words, filter arithmetic
@@ -56,14 +58,18 @@ PARALLAX_OPS = {"mul": 9 + 2, "add": 6 + 2 + 1 + 1, "div": 2, "sqrt": 1}
 
 class Tally:
     """A frame's counts, collected without the per-call checks of :class:`Workload`
-    (which cost more than the counting itself) and handed over once by :meth:`to_workload`.
-    Takes the same calls as a Workload: ``add_ops``, ``read``, ``write``, ``peak``."""
+    (which cost more than the counting itself) and handed over once by :meth:`to_workloads`.
+    Takes the same calls as a Workload: ``add_ops``, ``read``, ``write``, ``peak``; work
+    that only designs with given hardware settings do goes to :meth:`variant`."""
+
+    enabled = True
 
     def __init__(self) -> None:
         self.ops: dict[tuple[str, int], int] = {}
         self.reads: dict[tuple[str, int], int] = {}
         self.writes: dict[tuple[str, int], int] = {}
         self.peaks: dict[str, int] = {}
+        self.variants: dict[tuple[tuple[str, str], ...], Tally] = {}
 
     def add_ops(self, kind: str, count: int, bits: int) -> None:
         self.ops[kind, bits] = self.ops.get((kind, bits), 0) + count
@@ -77,8 +83,13 @@ class Tally:
     def peak(self, buffer: str, nbytes: int) -> None:
         self.peaks[buffer] = max(self.peaks.get(buffer, 0), nbytes)
 
+    def variant(self, **conditions: str) -> "Tally":
+        """The tally of work done only by designs with these hardware settings
+        (e.g. ``gradients="stored"``; see accel_model.hardware.VARIANT_FIELDS)."""
+        return self.variants.setdefault(tuple(sorted(conditions.items())), Tally())
+
     def to_workload(self, stage: str) -> Workload:
-        """The counts as a checked :class:`Workload` record."""
+        """The common counts (no variants) as a checked :class:`Workload` record."""
         wl = Workload(stage)
         for (kind, bits), count in self.ops.items():
             wl.add_ops(kind, int(count), bits)
@@ -89,6 +100,17 @@ class Tally:
         for name, nbytes in self.peaks.items():
             wl.peak(name, int(nbytes))
         return wl
+
+    def to_workloads(self, stage: str) -> tuple[Workload, ...]:
+        """The common record, then one record per variant (stage ``stage[key=value]``)."""
+        return (self.to_workload(stage),) + tuple(
+            tally.to_workload(variant_stage(stage, **dict(conditions)))
+            for conditions, tally in sorted(self.variants.items()))
+
+
+def variant(wl: "Tally | Workload", **conditions: str) -> "Tally | Workload":
+    """``wl.variant(**conditions)``; counting off (NULL_WORKLOAD) stays off."""
+    return wl.variant(**conditions) if wl.enabled else NULL_WORKLOAD
 
 
 def add_ops(wl: "Workload | Tally", table: dict, times: int, bits: int = COORD_BITS) -> None:
@@ -111,12 +133,20 @@ def pyramid_pixels(width: int, height: int, levels: int) -> int:
     return sum(w * h for w, h in pyramid_sizes(width, height, levels))
 
 
-def count_image(wl: "Workload | Tally", width: int, height: int, levels: int) -> None:
-    """One camera image: stored (level 0), reduced into the pyramid and differentiated.
+def count_scharr(wl: "Workload | Tally", positions: int) -> None:
+    """Scharr x and y at ``positions`` pixels: 2 derivatives x 2 passes x 3 taps, 16-bit."""
+    wl.add_ops("cmul", 2 * 2 * SCHARR_TAPS * positions, GRAD_BITS)
+    wl.add_ops("cmul_add", 2 * SCHARR_CSD_ADDS * positions, GRAD_BITS)
+    wl.add_ops("add", 2 * 2 * (SCHARR_TAPS - 1) * positions, GRAD_BITS)
 
-    pyrDown to level l (separable 5-tap): a horizontal pass over w_l x h_{l-1} and a
-    vertical pass over w_l x h_l; Scharr x and y on every level (2 derivatives x 2 passes
-    x 3 taps per pixel), stored as 16-bit gradients.
+
+def count_image(wl: Tally, width: int, height: int, levels: int) -> None:
+    """One camera image: stored (level 0) and reduced into the pyramid (pyrDown to level l,
+    separable 5-tap: a horizontal pass over w_l x h_{l-1}, a vertical pass over w_l x h_l).
+
+    With ``gradients: stored`` Scharr x and y run over every level (separable, through the
+    line buffer) and are kept as 16-bit gradients for the KLT set-ups; with ``on_the_fly``
+    the image gets none here (:func:`count_klt` computes them per template).
     """
     sizes = pyramid_sizes(width, height, levels)
     wl.write("frame_pyramid", width * height, PIXEL_BITS)
@@ -129,26 +159,25 @@ def count_image(wl: "Workload | Tally", width: int, height: int, levels: int) ->
         wl.write("frame_pyramid", w1 * h1, PIXEL_BITS)
         wl.write("line_buffer", w1 * h0, GRAD_BITS)
         wl.read("line_buffer", PYRDOWN_TAPS * w1 * h1, GRAD_BITS)
+    pixels = pyramid_pixels(width, height, levels)
+    # live: previous left, current left and right pyramids; 5 16-bit lines of level 0
+    wl.peak("frame_pyramid", 3 * pixels)
+    wl.peak("line_buffer", PYRDOWN_TAPS * width * GRAD_BITS // 8)
+    stored = variant(wl, gradients="stored")
     for w, h in sizes:
         p = w * h
-        wl.add_ops("cmul", 2 * 2 * SCHARR_TAPS * p, GRAD_BITS)
-        wl.add_ops("cmul_add", 2 * SCHARR_CSD_ADDS * p, GRAD_BITS)
-        wl.add_ops("add", 2 * 2 * (SCHARR_TAPS - 1) * p, GRAD_BITS)
-        wl.read("frame_pyramid", p, PIXEL_BITS)
-        wl.write("line_buffer", 2 * p, GRAD_BITS)
-        wl.read("line_buffer", 2 * SCHARR_TAPS * p, GRAD_BITS)
-        wl.write("gradients", 2 * p, GRAD_BITS)
-    pixels = pyramid_pixels(width, height, levels)
-    # live: previous left, current left and right pyramids; their gradients; 5 16-bit lines of level 0
-    wl.peak("frame_pyramid", 3 * pixels)
-    wl.peak("gradients", 3 * 2 * pixels * GRAD_BITS // 8)
-    wl.peak("line_buffer", PYRDOWN_TAPS * width * GRAD_BITS // 8)
+        count_scharr(stored, p)
+        stored.read("frame_pyramid", p, PIXEL_BITS)
+        stored.write("line_buffer", 2 * p, GRAD_BITS)
+        stored.read("line_buffer", 2 * SCHARR_TAPS * p, GRAD_BITS)
+        stored.write("gradients", 2 * p, GRAD_BITS)
+    stored.peak("gradients", 3 * 2 * pixels * GRAD_BITS // 8)  # the three pyramids' gradients
 
 
 KLT_PATCH_MARGIN_PX = 2  # search margin of the J region around the window (assumption, docs)
 
 
-def count_klt(wl: "Workload | Tally", setups: int, iterations: int, window: int) -> None:
+def count_klt(wl: Tally, setups: int, iterations: int, window: int) -> None:
     """Pyramidal LK (Bouguet 2000) as it ran: ``setups`` (point, level) set-ups and
     ``iterations`` Gauss-Newton iterations in total (both reported by the KLT kernel).
 
@@ -157,22 +186,27 @@ def count_klt(wl: "Workload | Tally", setups: int, iterations: int, window: int)
     Per-pixel arithmetic is 16-bit fixed point, as in OpenCV's LK (8-bit pixels, 16-bit
     Scharr derivatives, 14-bit bilinear weights); per-point solves are 32-bit.
 
-    Memory, as a KLT datapath holds it: each set-up reads the template footprint
-    ((window+1)^2 pixels and its gradients) and the J search region ((window + 1 +
-    2 margin)^2 pixels) from the frame store once, and writes the region into a small
-    ``klt_region`` buffer and the template's I, Ix, Iy into ``klt_template``; the
-    iterations read their bilinear J footprint and the template values from those, not
-    from the frame store.
+    Memory, as a KLT datapath holds it: each set-up reads the J search region ((window +
+    1 + 2 margin)^2 pixels) from the frame store once into a small ``klt_region`` buffer,
+    reads the template footprint's gradients ((window+1)^2 positions) and writes the
+    template's I, Ix, Iy into ``klt_template``; the iterations read their bilinear J
+    footprint and the template values from those, not from the frame store. The template
+    footprint's pixels: with ``gradients: stored`` the (window+1)^2 footprint is read from
+    the frame store; with ``on_the_fly`` the (window+3)^2 tile around it is read into
+    ``klt_tile``, and Scharr x and y run at the footprint's positions (a 3x3 register
+    window over the tile: one 3-pixel column read per position) into ``gradients``,
+    which then holds one template's gradients.
     """
     if setups == 0:
         return
     pix, foot = window * window, (window + 1) ** 2
     region = (window + 1 + 2 * KLT_PATCH_MARGIN_PX) ** 2
+    tile = (window + 3) ** 2
     add_ops(wl, KLT_SETUP_PIXEL_OPS, setups * pix, GRAD_BITS)
     add_ops(wl, KLT_SETUP_POINT_OPS, setups)
     add_ops(wl, KLT_ITER_PIXEL_OPS, iterations * pix, GRAD_BITS)
     add_ops(wl, KLT_ITER_POINT_OPS, iterations)
-    wl.read("frame_pyramid", (foot + region) * setups, PIXEL_BITS)
+    wl.read("frame_pyramid", region * setups, PIXEL_BITS)
     wl.read("gradients", 2 * foot * setups, GRAD_BITS)
     wl.write("klt_region", region * setups, PIXEL_BITS)
     wl.read("klt_region", foot * iterations, PIXEL_BITS)
@@ -180,6 +214,15 @@ def count_klt(wl: "Workload | Tally", setups: int, iterations: int, window: int)
     wl.write("klt_template", 3 * pix * setups, GRAD_BITS)
     wl.read("klt_template", 3 * pix * iterations, GRAD_BITS)
     wl.peak("klt_template", 3 * pix * GRAD_BITS // 8)
+    variant(wl, gradients="stored").read("frame_pyramid", foot * setups, PIXEL_BITS)
+    fly = variant(wl, gradients="on_the_fly")
+    fly.read("frame_pyramid", tile * setups, PIXEL_BITS)
+    fly.write("klt_tile", tile * setups, PIXEL_BITS)
+    fly.read("klt_tile", SCHARR_TAPS * foot * setups, PIXEL_BITS)
+    fly.peak("klt_tile", tile * PIXEL_BITS // 8)
+    count_scharr(fly, foot * setups)
+    fly.write("gradients", 2 * foot * setups, GRAD_BITS)
+    fly.peak("gradients", 2 * foot * GRAD_BITS // 8)
 
 
 def count_undistort(wl: "Workload | Tally", n_points: int) -> None:

@@ -31,7 +31,7 @@ def test_real_fragment_tracks_many_features_with_stereo(real_run):
         assert o.ids.dtype == np.int64 and len(np.unique(o.ids)) == len(o.ids)
         assert np.all(np.diff(o.ids) > 0)
         assert np.all(np.isnan(o.uv_right[~o.has_right])) and np.all(np.isfinite(o.uv_right[o.has_right]))
-        assert o.workload.stage == "frontend" and o.workload.total_ops() > 0
+        assert o.workloads[0].stage == "frontend" and o.workloads[0].total_ops() > 0
 
 
 def test_real_fragment_ids_persist_while_nearly_static(real_run):

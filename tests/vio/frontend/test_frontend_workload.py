@@ -27,39 +27,60 @@ def test_pyramid_pixels_are_the_sum_of_level_sizes():
     assert wlf.pyramid_sizes(W, H, 3) == [(64, 48), (32, 24), (16, 12)]
     assert wlf.pyramid_sizes(15, 9, 3) == [(15, 9), (8, 5), (4, 3)]
     assert wlf.pyramid_pixels(W, H, 3) == 64 * 48 + 32 * 24 + 16 * 12
-    wl = Workload("t")
-    wlf.count_image(wl, W, H, 2)
-    assert wl.buffers["frame_pyramid"].writes_words == 64 * 48 + 32 * 24
-    assert wl.buffers["frame_pyramid"].reads_words == 64 * 48 + (64 * 48 + 32 * 24)  # pyrDown + Scharr
-    assert wl.buffers["gradients"].writes_words == 2 * (64 * 48 + 32 * 24)
+    tally = wlf.Tally()
+    wlf.count_image(tally, W, H, 2)
+    wl, stored = tally.to_workload("t"), tally.variant(gradients="stored").to_workload("t")
+    pyramid = 64 * 48 + 32 * 24
+    assert wl.buffers["frame_pyramid"].writes_words == pyramid
+    assert wl.buffers["frame_pyramid"].reads_words == 64 * 48  # pyrDown reads level 0
     passes = 32 * 48 + 32 * 24  # horizontal pass on 48 rows, vertical on 24
-    scharr = 2 * 2 * 3 * (64 * 48 + 32 * 24)
-    assert wl.ops[("cmul", 16)] == 5 * passes + scharr  # every filter tap a constant multiplication
+    assert wl.ops[("cmul", 16)] == 5 * passes  # every filter tap a constant multiplication
     assert ("mul", 16) not in wl.ops
-    # as shifts and adds: 6 = 4 + 2 in the binomial, 3 = 2 + 1 and 10 = 8 + 2 in Scharr's smoothing
-    assert wl.ops[("cmul_add", 16)] == passes + 2 * 3 * (64 * 48 + 32 * 24)
+    assert wl.ops[("cmul_add", 16)] == passes  # as shifts and adds: 6 = 4 + 2 in the binomial
+    # stored gradients: Scharr over both levels, read from the frame store, kept 16-bit
+    assert "gradients" not in wl.buffers
+    assert stored.buffers["frame_pyramid"].reads_words == pyramid
+    assert stored.buffers["gradients"].writes_words == 2 * pyramid
+    assert stored.buffers["gradients"].peak_bytes == 3 * 2 * pyramid * 2
+    assert stored.ops[("cmul", 16)] == 2 * 2 * 3 * pyramid
+    assert stored.ops[("cmul_add", 16)] == 2 * 3 * pyramid  # 3 = 2 + 1 and 10 = 8 + 2 in Scharr's smoothing
+    assert list(tally.variants) == [(("gradients", "stored"),)]  # on the fly: nothing per image
 
 
 def test_klt_count_formula():
-    wl = Workload("t")
+    tally = wlf.Tally()
     setups, iterations = 20, 37  # e.g. 10 points on 2 levels, 37 iterations in all
-    wlf.count_klt(wl, setups, iterations, window=7)
+    wlf.count_klt(tally, setups, iterations, window=7)
+    wl = tally.to_workload("t")
     assert wl.total_ops("mul") == setups * (15 * 49 + 10) + iterations * (6 * 49 + 6)
     assert wl.total_ops("add") == setups * (12 * 49 + 6) + iterations * (6 * 49 + 4)
     region = (7 + 1 + 2 * wlf.KLT_PATCH_MARGIN_PX) ** 2  # J search region, read once per set-up
-    assert wl.buffers["frame_pyramid"].reads_words == setups * (64 + region)
+    assert wl.buffers["frame_pyramid"].reads_words == setups * region
     assert wl.buffers["gradients"].reads_words == setups * 2 * 64
     # the iterations read the patch buffers: the J footprint and the template's I, Ix, Iy
     j, template = wl.buffers["klt_region"], wl.buffers["klt_template"]
     assert (j.writes_words, j.reads_words, j.peak_bytes) == (setups * region, iterations * 64, region)
     assert (template.writes_words, template.reads_words) == (setups * 3 * 49, iterations * 3 * 49)
     assert template.peak_bytes == 3 * 49 * 2
+    # the template footprint: 8 x 8 pixels from the frame store, or a 10 x 10 tile and Scharr on the fly
+    stored = tally.variant(gradients="stored").to_workload("t")
+    assert stored.buffers["frame_pyramid"].reads_words == setups * 64 and stored.total_ops() == 0
+    fly = tally.variant(gradients="on_the_fly").to_workload("t")
+    assert fly.buffers["frame_pyramid"].reads_words == setups * 100
+    tile = fly.buffers["klt_tile"]
+    assert (tile.writes_words, tile.reads_words, tile.peak_bytes) == (setups * 100, setups * 3 * 64, 100)
+    grads = fly.buffers["gradients"]
+    assert (grads.writes_words, grads.reads_words, grads.peak_bytes) == (setups * 2 * 64, 0, 2 * 64 * 2)
+    assert fly.ops == {("cmul", 16): setups * 64 * 12, ("cmul_add", 16): setups * 64 * 6,
+                       ("add", 16): setups * 64 * 8}
 
 
 def test_frontend_workload_on_a_tiny_image():
     fe = Frontend(LEFT, RIGHT, CONFIG)
     first = fe.process((1, tiny_texture(0), tiny_texture(1)))
-    wl = first.workload
+    assert [w.stage for w in first.workloads] == ["frontend", "frontend[gradients=on_the_fly]",
+                                                  "frontend[gradients=stored]"]
+    wl = first.workloads[0]
     pyramid = 64 * 48 + 32 * 24
     assert wl.buffers["frame_pyramid"].writes_words == 2 * pyramid
     assert wl.buffers["frame_pyramid"].peak_bytes == 3 * pyramid
@@ -71,13 +92,13 @@ def test_frontend_workload_on_a_tiny_image():
     assert wl.buffers["feature_table"].peak_bytes == 12 * wlf.FEATURE_ENTRY_WORDS * 4
     second = fe.process((2, tiny_texture(0), tiny_texture(1)))
     assert second.n_tracked > 0
-    assert second.workload.buffers["feature_table"].reads_words == len(first) * wlf.FEATURE_ENTRY_WORDS
+    assert second.workloads[0].buffers["feature_table"].reads_words == len(first) * wlf.FEATURE_ENTRY_WORDS
 
 
 def test_counting_off_costs_nothing():
     fe = Frontend(LEFT, RIGHT, FrontendConfig(**{**CONFIG.to_dict(), "count_workload": False}))
     out = fe.process((1, tiny_texture(0), tiny_texture(1)))
-    assert out.workload is NULL_WORKLOAD and len(out) > 0
+    assert out.workloads == () and len(out) > 0
 
 
 def test_detection_sobel_taps_are_constant_multiplications():
@@ -90,9 +111,14 @@ def test_detection_sobel_taps_are_constant_multiplications():
 def test_tally_gives_the_record_of_direct_counting():
     direct, tally = Workload("frontend"), wlf.Tally()
     for wl in (direct, tally):
-        wlf.count_image(wl, W, H, 2)
-        wlf.count_klt(wl, 20, 37, 7)
         wlf.count_detection(wl, 500, 400, 30, 12, 4.0, 3)
         wlf.count_feature_table(wl, 10, 12, 12)
         wlf.count_feature_table(wl, 12, 9, 12)
-    assert tally.to_workload("frontend") == direct
+    assert tally.to_workloads("frontend") == (direct,)
+
+
+def test_counting_off_reaches_no_variant():
+    assert wlf.variant(NULL_WORKLOAD, gradients="stored") is NULL_WORKLOAD
+    wlf.count_image(NULL_WORKLOAD, W, H, 2)
+    wlf.count_klt(NULL_WORKLOAD, 20, 37, 7)
+    assert not NULL_WORKLOAD.buffers

@@ -28,9 +28,13 @@ CONSTANT_MULTIPLY = ("multiplier", "shift_add")
 # or ``on_the_fly`` (Scharr over each set-up's template tile only). The workload records
 # both dataflows (stages ``frontend[gradients=...]``); the design prices its own.
 GRADIENTS = ("stored", "on_the_fly")
+# How the pyramid and filter passes get their input pixels: ``from_memory`` (each pass reads
+# its input level back from the frame store, as software does) or ``streamed`` (the camera's
+# pixel stream feeds the pyrDown and Scharr units and each level's output feeds the next).
+PYRAMID = ("from_memory", "streamed")
 # Hardware fields that workload records may depend on (accel_model.workload.variant_stage),
 # with their choices.
-VARIANT_FIELDS: dict[str, tuple[str, ...]] = {"gradients": GRADIENTS}
+VARIANT_FIELDS: dict[str, tuple[str, ...]] = {"gradients": GRADIENTS, "pyramid": PYRAMID}
 # Upper limits, beyond any design modelled here, that keep the model's arithmetic finite and
 # its planning tractable: E ~ V^2 overflows for absurd supplies; the codec's NEAR is at most
 # 127 (T.87, accel_model.codec.MAX_NEAR); each sampled frame is encoded; the on-chip
@@ -110,6 +114,7 @@ class HardwareConfig(ConfigMixin):
     codec_ops_per_pixel: int = 12
     h_storage: str = "dense"
     gradients: str = "stored"
+    pyramid: str = "from_memory"
     constant_multiply: str = "multiplier"
     measured_core_power_w: float = 10.0
 
@@ -134,6 +139,8 @@ class HardwareConfig(ConfigMixin):
             raise ValueError(f"h_storage must be one of {', '.join(H_STORAGE)}, got {self.h_storage!r}")
         if self.gradients not in GRADIENTS:
             raise ValueError(f"gradients must be one of {', '.join(GRADIENTS)}, got {self.gradients!r}")
+        if self.pyramid not in PYRAMID:
+            raise ValueError(f"pyramid must be one of {', '.join(PYRAMID)}, got {self.pyramid!r}")
         if self.constant_multiply not in CONSTANT_MULTIPLY:
             raise ValueError(f"constant_multiply must be one of {', '.join(CONSTANT_MULTIPLY)}, "
                              f"got {self.constant_multiply!r}")

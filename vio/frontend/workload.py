@@ -37,9 +37,16 @@ SCHARR_CSD_ADDS = 3 + 0  # smoothing pass + derivative pass of one derivative
 SOBEL_CSD_ADDS = 0
 SHI_TOMASI_OPS = {"cmul": 2 * 2 * SOBEL_TAPS, "cmul_add": 2 * SOBEL_CSD_ADDS, "mul": 3 + 4,
                   "add": 2 * 2 * (SOBEL_TAPS - 1) + 4, "sqrt": 1}
-KLT_SETUP_PIXEL_OPS = {"mul": 3 * 4 + 3, "add": 3 * 3 + 3}     # bilinear I, Ix, Iy; G += g g^T
+# A multiply of an a-bit by a b-bit operand is recorded at sqrt(a b) bits (rounded), the width
+# whose square is its partial-product array (multiplier energy ~ a b; docs/energy_model.md).
+# Bilinear interpolation multiplies by 14-bit weights (OpenCV's W_BITS).
+BILINEAR_PIXEL_MUL_BITS = round(math.sqrt(PIXEL_BITS * 14))  # 8-bit pixel x weight: 11
+BILINEAR_GRAD_MUL_BITS = round(math.sqrt(GRAD_BITS * 14))    # 16-bit gradient x weight: 15
+KLT_SETUP_PIXEL_MULS = {BILINEAR_PIXEL_MUL_BITS: 4, BILINEAR_GRAD_MUL_BITS: 2 * 4, GRAD_BITS: 3}  # I; Ix, Iy; G
+KLT_SETUP_PIXEL_OPS = {"add": 3 * 3 + 3}                       # bilinear I, Ix, Iy; G += g g^T
 KLT_SETUP_POINT_OPS = {"mul": 2 + 8, "add": 6, "div": 1, "sqrt": 1, "compare": 1}  # level scale, G^-1, min eig
-KLT_ITER_PIXEL_OPS = {"mul": 4 + 2, "add": 3 + 1 + 2}         # bilinear J, residual, b += r g
+KLT_ITER_PIXEL_MULS = {BILINEAR_PIXEL_MUL_BITS: 4, GRAD_BITS: 2}  # bilinear J; b += r g
+KLT_ITER_PIXEL_OPS = {"add": 3 + 1 + 2}                        # bilinear J, residual, b += r g
 KLT_ITER_POINT_OPS = {"mul": 4 + 2, "add": 2 + 2, "compare": 1}   # delta = G^-1 b, |delta|^2 <= eps^2
 UNDISTORT_ITER_OPS = {"mul": 16, "add": 10, "div": 1}          # one plumb-bob fixed-point iteration
 UNDISTORT_POINT_OPS = {"mul": 4, "add": 4}                       # K^-1 before, K after
@@ -146,7 +153,9 @@ def count_image(wl: Tally, width: int, height: int, levels: int) -> None:
 
     With ``gradients: stored`` Scharr x and y run over every level (separable, through the
     line buffer) and are kept as 16-bit gradients for the KLT set-ups; with ``on_the_fly``
-    the image gets none here (:func:`count_klt` computes them per template).
+    the image gets none here (:func:`count_klt` computes them per template). With
+    ``pyramid: from_memory`` each pass reads its input level from the frame store; with
+    ``streamed`` the camera's stream and each level's output feed the passes directly.
     """
     sizes = pyramid_sizes(width, height, levels)
     wl.write("frame_pyramid", width * height, PIXEL_BITS)
@@ -155,7 +164,7 @@ def count_image(wl: Tally, width: int, height: int, levels: int) -> None:
         wl.add_ops("cmul", PYRDOWN_TAPS * passes, GRAD_BITS)
         wl.add_ops("cmul_add", PYRDOWN_CSD_ADDS * passes, GRAD_BITS)
         wl.add_ops("add", (PYRDOWN_TAPS - 1) * passes, GRAD_BITS)
-        wl.read("frame_pyramid", w0 * h0, PIXEL_BITS)
+        variant(wl, pyramid="from_memory").read("frame_pyramid", w0 * h0, PIXEL_BITS)
         wl.write("frame_pyramid", w1 * h1, PIXEL_BITS)
         wl.write("line_buffer", w1 * h0, GRAD_BITS)
         wl.read("line_buffer", PYRDOWN_TAPS * w1 * h1, GRAD_BITS)
@@ -167,7 +176,7 @@ def count_image(wl: Tally, width: int, height: int, levels: int) -> None:
     for w, h in sizes:
         p = w * h
         count_scharr(stored, p)
-        stored.read("frame_pyramid", p, PIXEL_BITS)
+        variant(wl, gradients="stored", pyramid="from_memory").read("frame_pyramid", p, PIXEL_BITS)
         stored.write("line_buffer", 2 * p, GRAD_BITS)
         stored.read("line_buffer", 2 * SCHARR_TAPS * p, GRAD_BITS)
         stored.write("gradients", 2 * p, GRAD_BITS)
@@ -184,7 +193,8 @@ def count_klt(wl: Tally, setups: int, iterations: int, window: int) -> None:
     Per set-up: the template window (bilinear I, Ix, Iy; G) and G's inverse and minimum
     eigenvalue; per iteration: a bilinear J patch, residual and b, and a 2x2 solve.
     Per-pixel arithmetic is 16-bit fixed point, as in OpenCV's LK (8-bit pixels, 16-bit
-    Scharr derivatives, 14-bit bilinear weights); per-point solves are 32-bit.
+    Scharr derivatives, 14-bit bilinear weights: the bilinear multiplies are recorded at
+    their operands' width, 11 and 15 bits); per-point solves are 32-bit.
 
     Memory, as a KLT datapath holds it: each set-up reads the J search region ((window +
     1 + 2 margin)^2 pixels) from the frame store once into a small ``klt_region`` buffer,
@@ -206,6 +216,10 @@ def count_klt(wl: Tally, setups: int, iterations: int, window: int) -> None:
     add_ops(wl, KLT_SETUP_POINT_OPS, setups)
     add_ops(wl, KLT_ITER_PIXEL_OPS, iterations * pix, GRAD_BITS)
     add_ops(wl, KLT_ITER_POINT_OPS, iterations)
+    for bits, n in KLT_SETUP_PIXEL_MULS.items():
+        wl.add_ops("mul", n * setups * pix, bits)
+    for bits, n in KLT_ITER_PIXEL_MULS.items():
+        wl.add_ops("mul", n * iterations * pix, bits)
     wl.read("frame_pyramid", region * setups, PIXEL_BITS)
     wl.read("gradients", 2 * foot * setups, GRAD_BITS)
     wl.write("klt_region", region * setups, PIXEL_BITS)

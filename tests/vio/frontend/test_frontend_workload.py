@@ -32,19 +32,24 @@ def test_pyramid_pixels_are_the_sum_of_level_sizes():
     wl, stored = tally.to_workload("t"), tally.variant(gradients="stored").to_workload("t")
     pyramid = 64 * 48 + 32 * 24
     assert wl.buffers["frame_pyramid"].writes_words == pyramid
-    assert wl.buffers["frame_pyramid"].reads_words == 64 * 48  # pyrDown reads level 0
+    assert wl.buffers["frame_pyramid"].reads_words == 0  # streamed: the camera feeds pyrDown
+    from_memory = tally.variant(pyramid="from_memory").to_workload("t")
+    assert from_memory.buffers["frame_pyramid"].reads_words == 64 * 48  # pyrDown reads level 0 back
+    stored_from_memory = tally.variant(gradients="stored", pyramid="from_memory").to_workload("t")
+    assert stored_from_memory.buffers["frame_pyramid"].reads_words == pyramid  # Scharr reads both levels
     passes = 32 * 48 + 32 * 24  # horizontal pass on 48 rows, vertical on 24
     assert wl.ops[("cmul", 16)] == 5 * passes  # every filter tap a constant multiplication
     assert ("mul", 16) not in wl.ops
     assert wl.ops[("cmul_add", 16)] == passes  # as shifts and adds: 6 = 4 + 2 in the binomial
     # stored gradients: Scharr over both levels, read from the frame store, kept 16-bit
     assert "gradients" not in wl.buffers
-    assert stored.buffers["frame_pyramid"].reads_words == pyramid
+    assert "frame_pyramid" not in stored.buffers
     assert stored.buffers["gradients"].writes_words == 2 * pyramid
     assert stored.buffers["gradients"].peak_bytes == 3 * 2 * pyramid * 2
     assert stored.ops[("cmul", 16)] == 2 * 2 * 3 * pyramid
     assert stored.ops[("cmul_add", 16)] == 2 * 3 * pyramid  # 3 = 2 + 1 and 10 = 8 + 2 in Scharr's smoothing
-    assert list(tally.variants) == [(("gradients", "stored"),)]  # on the fly: nothing per image
+    assert sorted(tally.variants) == [(("gradients", "stored"),), (("gradients", "stored"), ("pyramid", "from_memory")),
+                                      (("pyramid", "from_memory"),)]  # on the fly: no gradients per image
 
 
 def test_klt_count_formula():
@@ -54,6 +59,9 @@ def test_klt_count_formula():
     wl = tally.to_workload("t")
     assert wl.total_ops("mul") == setups * (15 * 49 + 10) + iterations * (6 * 49 + 6)
     assert wl.total_ops("add") == setups * (12 * 49 + 6) + iterations * (6 * 49 + 4)
+    # bilinear multiplies by 14-bit weights at their operands' width: 8-bit pixels, 16-bit gradients
+    assert wl.ops[("mul", 11)] == 4 * 49 * (setups + iterations) and wl.ops[("mul", 15)] == 8 * 49 * setups
+    assert wl.ops[("mul", 16)] == 49 * (3 * setups + 2 * iterations)
     region = (7 + 1 + 2 * wlf.KLT_PATCH_MARGIN_PX) ** 2  # J search region, read once per set-up
     assert wl.buffers["frame_pyramid"].reads_words == setups * region
     assert wl.buffers["gradients"].reads_words == setups * 2 * 64
@@ -78,8 +86,9 @@ def test_klt_count_formula():
 def test_frontend_workload_on_a_tiny_image():
     fe = Frontend(LEFT, RIGHT, CONFIG)
     first = fe.process((1, tiny_texture(0), tiny_texture(1)))
-    assert [w.stage for w in first.workloads] == ["frontend", "frontend[gradients=on_the_fly]",
-                                                  "frontend[gradients=stored]"]
+    assert [w.stage for w in first.workloads] == [
+        "frontend", "frontend[gradients=on_the_fly]", "frontend[gradients=stored]",
+        "frontend[gradients=stored,pyramid=from_memory]", "frontend[pyramid=from_memory]"]
     wl = first.workloads[0]
     pyramid = 64 * 48 + 32 * 24
     assert wl.buffers["frame_pyramid"].writes_words == 2 * pyramid

@@ -34,7 +34,7 @@ GRADIENTS = ("stored", "on_the_fly")
 PYRAMID = ("from_memory", "streamed")
 # Hardware fields that workload records may depend on (accel_model.workload.variant_stage),
 # with their choices.
-VARIANT_FIELDS: dict[str, tuple[str, ...]] = {"gradients": GRADIENTS, "pyramid": PYRAMID}
+VARIANT_FIELDS: dict[str, tuple[str, ...]] = {"gradients": GRADIENTS, "pyramid": PYRAMID, "codec": ("false", "true")}
 # Upper limits, beyond any design modelled here, that keep the model's arithmetic finite and
 # its planning tractable: E ~ V^2 overflows for absurd supplies; the codec's NEAR is at most
 # 127 (T.87, accel_model.codec.MAX_NEAR); each sampled frame is encoded; the on-chip
@@ -159,11 +159,16 @@ class HardwareConfig(ConfigMixin):
     def selects(self, conditions: dict[str, str]) -> bool:
         """Whether the design does the work of a record made for these hardware settings
         (``{}``: every design; see ``VARIANT_FIELDS``)."""
-        return all(getattr(self, key) == value for key, value in conditions.items())
+        return all(_setting(getattr(self, key)) == value for key, value in conditions.items())
 
     def arithmetic(self, group: str) -> ArithmeticConfig:
         """Datapath of stage group ``group`` (one of ``STAGE_GROUPS``)."""
         return getattr(self, group)
+
+
+def _setting(value) -> str:
+    """A hardware field's value as workload records name it (booleans: ``true``/``false``)."""
+    return str(value).lower() if isinstance(value, bool) else value
 
 
 def preset_names() -> list[str]:

@@ -143,6 +143,8 @@ class _Planner:
         self.add("frontend", "corner_scores", self.recorded("frontend", "corner_scores") or 3 * w, bits=32)
         self.add("frontend", "detection_mask", w * h, bits=1)  # one bit per pixel
         self.add("frontend", "feature_table", self.recorded("frontend", "feature_table"), bits=32)
+        # decoded rows for window reads from compressed frames: a cost of compression (naive: none)
+        self.add("frontend", "frame_band", self.recorded("frontend", "frame_band"), naive_words=0, bits=8)
 
     def backend(self) -> None:
         n, lms, slots = self.n_kf, self.n_landmarks, self.n_slots

@@ -115,14 +115,15 @@ class Frontend:
         n_prev = len(tr)
         spare = self._spare_pyramids
         pyramid = ImagePyramid.build(left, cfg.pyramid_levels, cfg.klt_window_px, spare.pop() if spare else None)
+        size = (self.cam0.width, self.cam0.height)
         for _ in range(2):
-            wlf.count_image(wl, self.cam0.width, self.cam0.height, pyramid.levels)
+            wlf.count_image(wl, *size, pyramid.levels)
         n_tracked = n_outliers = 0
         if self._prev_pyramid is not None and n_prev:
             guess = rotation_guess(self.und0, tr.uv, R) if R is not None else None
             klt = klt_track(self._prev_pyramid, pyramid, tr.uv, cfg, guess)
             work = klt.forward + klt.backward
-            wlf.count_klt(wl, work.setups, work.iterations, cfg.klt_window_px)
+            wlf.count_klt(wl, work.setups, work.iterations, cfg.klt_window_px, *size, pyramid.levels)
             xy_prev = tr.xy
             tr.uv_right = tr.uv_right + (klt.uv - tr.uv)  # the right seed moves with the left track
             tr.uv = klt.uv
@@ -150,7 +151,7 @@ class Frontend:
         n_existing = len(tr)
         det = self.detector.detect(left, tr.uv)
         wlf.count_detection(wl, det.scored_pixels, det.evaluated_pixels, det.candidates,
-                            n_existing + len(det.uv), cfg.min_distance_px, cfg.corner_block_px)
+                            n_existing + len(det.uv), cfg.min_distance_px, cfg.corner_block_px, size[0] * size[1])
         xy_new = self.und0.normalized(det.uv)
         wlf.count_undistort(wl, len(det.uv))
         valid = np.all(np.isfinite(xy_new), axis=1)
@@ -166,7 +167,7 @@ class Frontend:
         st = self.stereo.match(pyramid, right_pyramid, tr.uv, tr.xy, guess)
         tr.uv_right = st.uv_raw
         work = st.forward + st.backward
-        wlf.count_klt(wl, work.setups, work.iterations, cfg.klt_window_px)
+        wlf.count_klt(wl, work.setups, work.iterations, cfg.klt_window_px, *size, pyramid.levels)
         wlf.count_undistort(wl, st.n_checked)
         wlf.count_stereo_checks(wl, int(unseeded.sum()), st.n_checked)
         if cfg.stereo_gain_compensation:

@@ -186,7 +186,21 @@ def count_image(wl: Tally, width: int, height: int, levels: int) -> None:
 KLT_PATCH_MARGIN_PX = 2  # search margin of the J region around the window (assumption, docs)
 
 
-def count_klt(wl: Tally, setups: int, iterations: int, window: int) -> None:
+def band_rows(window: int) -> int:
+    """Rows per level of the decode band (compressed frames): two KLT search regions high,
+    one being filled by the decoder while the other is read (assumption, docs)."""
+    return 2 * (window + 1 + 2 * KLT_PATCH_MARGIN_PX)
+
+
+def read_windows(wl: Tally, pixels: int, **conditions: str) -> None:
+    """Reads of ``pixels`` frame pixels at window positions (KLT regions and templates): from
+    the frame store when frames are stored raw (``codec: false``); from the decode band when
+    they are compressed, since a line-based code cannot be entered mid-line."""
+    variant(wl, codec="false", **conditions).read("frame_pyramid", pixels, PIXEL_BITS)
+    variant(wl, codec="true", **conditions).read("frame_band", pixels, PIXEL_BITS)
+
+
+def count_klt(wl: Tally, setups: int, iterations: int, window: int, width: int, height: int, levels: int) -> None:
     """Pyramidal LK (Bouguet 2000) as it ran: ``setups`` (point, level) set-ups and
     ``iterations`` Gauss-Newton iterations in total (both reported by the KLT kernel).
 
@@ -206,6 +220,11 @@ def count_klt(wl: Tally, setups: int, iterations: int, window: int) -> None:
     ``klt_tile``, and Scharr x and y run at the footprint's positions (a 3x3 register
     window over the tile: one 3-pixel column read per position) into ``gradients``,
     which then holds one template's gradients.
+
+    Frames stored compressed (``codec: true``): the two pyramids of the pass pair (``width``
+    x ``height``, ``levels``) are decoded once, in raster order, into ``frame_band`` (per
+    level and image :func:`band_rows` rows of decoded pixels; the points are taken in row
+    order), and the windows are read from the band.
     """
     if setups == 0:
         return
@@ -220,7 +239,12 @@ def count_klt(wl: Tally, setups: int, iterations: int, window: int) -> None:
         wl.add_ops("mul", n * setups * pix, bits)
     for bits, n in KLT_ITER_PIXEL_MULS.items():
         wl.add_ops("mul", n * iterations * pix, bits)
-    wl.read("frame_pyramid", region * setups, PIXEL_BITS)
+    read_windows(wl, region * setups)
+    decoded = 2 * pyramid_pixels(width, height, levels)
+    compressed = variant(wl, codec="true")
+    compressed.read("frame_pyramid", decoded, PIXEL_BITS)
+    compressed.write("frame_band", decoded, PIXEL_BITS)
+    compressed.peak("frame_band", 2 * band_rows(window) * sum(w for w, _ in pyramid_sizes(width, height, levels)))
     wl.read("gradients", 2 * foot * setups, GRAD_BITS)
     wl.write("klt_region", region * setups, PIXEL_BITS)
     wl.read("klt_region", foot * iterations, PIXEL_BITS)
@@ -228,9 +252,9 @@ def count_klt(wl: Tally, setups: int, iterations: int, window: int) -> None:
     wl.write("klt_template", 3 * pix * setups, GRAD_BITS)
     wl.read("klt_template", 3 * pix * iterations, GRAD_BITS)
     wl.peak("klt_template", 3 * pix * GRAD_BITS // 8)
-    variant(wl, gradients="stored").read("frame_pyramid", foot * setups, PIXEL_BITS)
+    read_windows(wl, foot * setups, gradients="stored")
+    read_windows(wl, tile * setups, gradients="on_the_fly")
     fly = variant(wl, gradients="on_the_fly")
-    fly.read("frame_pyramid", tile * setups, PIXEL_BITS)
     fly.write("klt_tile", tile * setups, PIXEL_BITS)
     fly.read("klt_tile", SCHARR_TAPS * foot * setups, PIXEL_BITS)
     fly.peak("klt_tile", tile * PIXEL_BITS // 8)
@@ -245,14 +269,17 @@ def count_undistort(wl: "Workload | Tally", n_points: int) -> None:
     add_ops(wl, UNDISTORT_POINT_OPS, n_points)
 
 
-def count_detection(wl: "Workload | Tally", scored_pixels: int, evaluated_pixels: int, candidates: int,
-                    painted_discs: int, min_distance_px: float, block: int) -> None:
+def count_detection(wl: Tally, scored_pixels: int, evaluated_pixels: int, candidates: int,
+                    painted_discs: int, min_distance_px: float, block: int, image_pixels: int) -> None:
     """Shi-Tomasi detection over the masked region of the cells that need features.
 
     One score per evaluated pixel (Sobel, products, block sums, min eigenvalue), 8
     compares (3x3 maximum) and 1 threshold compare per evaluated pixel, a sort of the
     candidates (C ceil(log2 C) compares) and a min-distance disc written into the
-    detection mask per existing or accepted feature.
+    detection mask per existing or accepted feature. The scored pixels are read from the
+    frame store when frames are stored raw; compressed frames are decoded whole (the
+    ``image_pixels`` of level 0) in raster order, the scoring unit taking the cells' pixels
+    from the decoder's stream.
     """
     if scored_pixels == 0:
         return
@@ -261,7 +288,8 @@ def count_detection(wl: "Workload | Tally", scored_pixels: int, evaluated_pixels
     add_ops(wl, ops, evaluated_pixels, SCORE_BITS)
     wl.add_ops("compare", 9 * evaluated_pixels + candidates * max(1, math.ceil(math.log2(max(candidates, 2)))),
                SCORE_BITS)
-    wl.read("frame_pyramid", scored_pixels, PIXEL_BITS)
+    variant(wl, codec="false").read("frame_pyramid", scored_pixels, PIXEL_BITS)
+    variant(wl, codec="true").read("frame_pyramid", image_pixels, PIXEL_BITS)
     wl.write("line_buffer", 4 * evaluated_pixels, GRAD_BITS)           # pixel + 3 products per pixel
     wl.read("line_buffer", (SOBEL_TAPS + 3 * block) * evaluated_pixels, GRAD_BITS)
     wl.write("corner_scores", evaluated_pixels, SCORE_BITS)

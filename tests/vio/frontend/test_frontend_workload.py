@@ -55,7 +55,7 @@ def test_pyramid_pixels_are_the_sum_of_level_sizes():
 def test_klt_count_formula():
     tally = wlf.Tally()
     setups, iterations = 20, 37  # e.g. 10 points on 2 levels, 37 iterations in all
-    wlf.count_klt(tally, setups, iterations, window=7)
+    wlf.count_klt(tally, setups, iterations, 7, W, H, 2)
     wl = tally.to_workload("t")
     assert wl.total_ops("mul") == setups * (15 * 49 + 10) + iterations * (6 * 49 + 6)
     assert wl.total_ops("add") == setups * (12 * 49 + 6) + iterations * (6 * 49 + 4)
@@ -63,7 +63,7 @@ def test_klt_count_formula():
     assert wl.ops[("mul", 11)] == 4 * 49 * (setups + iterations) and wl.ops[("mul", 15)] == 8 * 49 * setups
     assert wl.ops[("mul", 16)] == 49 * (3 * setups + 2 * iterations)
     region = (7 + 1 + 2 * wlf.KLT_PATCH_MARGIN_PX) ** 2  # J search region, read once per set-up
-    assert wl.buffers["frame_pyramid"].reads_words == setups * region
+    assert "frame_pyramid" not in wl.buffers  # where windows come from depends on the frame codec
     assert wl.buffers["gradients"].reads_words == setups * 2 * 64
     # the iterations read the patch buffers: the J footprint and the template's I, Ix, Iy
     j, template = wl.buffers["klt_region"], wl.buffers["klt_template"]
@@ -71,10 +71,24 @@ def test_klt_count_formula():
     assert (template.writes_words, template.reads_words) == (setups * 3 * 49, iterations * 3 * 49)
     assert template.peak_bytes == 3 * 49 * 2
     # the template footprint: 8 x 8 pixels from the frame store, or a 10 x 10 tile and Scharr on the fly
+    def window_reads(**conditions):
+        return {codec: tally.variant(codec=codec, **conditions).to_workload("t").buffers
+                for codec in ("false", "true")}
+
+    raw, compressed = window_reads().values()
+    assert raw["frame_pyramid"].reads_words == setups * region and "frame_band" not in raw
+    # compressed frames: both pyramids of the pass pair decoded once into a band the windows are read from
+    pyramid = 64 * 48 + 32 * 24
+    assert compressed["frame_pyramid"].reads_words == 2 * pyramid
+    band = compressed["frame_band"]
+    assert (band.writes_words, band.reads_words) == (2 * pyramid, setups * region)
+    assert band.peak_bytes == 2 * wlf.band_rows(7) * (64 + 32)
+    for gradients, footprint in (("stored", 64), ("on_the_fly", 100)):
+        raw, compressed = window_reads(gradients=gradients).values()
+        assert raw["frame_pyramid"].reads_words == compressed["frame_band"].reads_words == setups * footprint
     stored = tally.variant(gradients="stored").to_workload("t")
-    assert stored.buffers["frame_pyramid"].reads_words == setups * 64 and stored.total_ops() == 0
+    assert not stored.buffers and stored.total_ops() == 0
     fly = tally.variant(gradients="on_the_fly").to_workload("t")
-    assert fly.buffers["frame_pyramid"].reads_words == setups * 100
     tile = fly.buffers["klt_tile"]
     assert (tile.writes_words, tile.reads_words, tile.peak_bytes) == (setups * 100, setups * 3 * 64, 100)
     grads = fly.buffers["gradients"]
@@ -87,7 +101,9 @@ def test_frontend_workload_on_a_tiny_image():
     fe = Frontend(LEFT, RIGHT, CONFIG)
     first = fe.process((1, tiny_texture(0), tiny_texture(1)))
     assert [w.stage for w in first.workloads] == [
-        "frontend", "frontend[gradients=on_the_fly]", "frontend[gradients=stored]",
+        "frontend", "frontend[codec=false]", "frontend[codec=false,gradients=on_the_fly]",
+        "frontend[codec=false,gradients=stored]", "frontend[codec=true]", "frontend[codec=true,gradients=on_the_fly]",
+        "frontend[codec=true,gradients=stored]", "frontend[gradients=on_the_fly]", "frontend[gradients=stored]",
         "frontend[gradients=stored,pyramid=from_memory]", "frontend[pyramid=from_memory]"]
     wl = first.workloads[0]
     pyramid = 64 * 48 + 32 * 24
@@ -111,8 +127,12 @@ def test_counting_off_costs_nothing():
 
 
 def test_detection_sobel_taps_are_constant_multiplications():
-    wl = Workload("t")
-    wlf.count_detection(wl, 500, 400, 30, 12, 4.0, 3)
+    tally = wlf.Tally()
+    wlf.count_detection(tally, 500, 400, 30, 12, 4.0, 3, W * H)
+    wl = tally.to_workload("t")
+    # the scored cells are read from raw frames; compressed frames are decoded whole in raster order
+    assert tally.variant(codec="false").to_workload("t").buffers["frame_pyramid"].reads_words == 500
+    assert tally.variant(codec="true").to_workload("t").buffers["frame_pyramid"].reads_words == W * H
     assert wl.ops[("cmul", 32)] == 12 * 400 and wl.total_ops("cmul_add") == 0  # [1 2 1] and [-1 0 1]
     assert wl.ops[("mul", 32)] == (3 + 4) * 400  # structure-tensor products and min eigenvalue
 
@@ -120,7 +140,6 @@ def test_detection_sobel_taps_are_constant_multiplications():
 def test_tally_gives_the_record_of_direct_counting():
     direct, tally = Workload("frontend"), wlf.Tally()
     for wl in (direct, tally):
-        wlf.count_detection(wl, 500, 400, 30, 12, 4.0, 3)
         wlf.count_feature_table(wl, 10, 12, 12)
         wlf.count_feature_table(wl, 12, 9, 12)
     assert tally.to_workloads("frontend") == (direct,)
@@ -129,5 +148,6 @@ def test_tally_gives_the_record_of_direct_counting():
 def test_counting_off_reaches_no_variant():
     assert wlf.variant(NULL_WORKLOAD, gradients="stored") is NULL_WORKLOAD
     wlf.count_image(NULL_WORKLOAD, W, H, 2)
-    wlf.count_klt(NULL_WORKLOAD, 20, 37, 7)
+    wlf.count_klt(NULL_WORKLOAD, 20, 37, 7, W, H, 2)
+    wlf.count_detection(NULL_WORKLOAD, 500, 400, 30, 12, 4.0, 3, W * H)
     assert not NULL_WORKLOAD.buffers

@@ -20,6 +20,9 @@ from .hardware import HardwareConfig
 STATE_DIM = 15  # keyframe error state: rotation, position, velocity, gyro and accel bias
 PREINT_WORDS = 15 + 81 + 45  # dR, dv, dp; 9x9 covariance; bias Jacobians (Forster et al. 2017)
 FEATURE_ENTRY_BYTES = 48  # front-end feature table entry (docs/frontend_workload.md)
+# The frame store's three pyramids (previous left, current left and right): their roles rotate
+# from frame to frame, so over a run each slot carries a third of the traffic.
+FRAME_SLOTS = 3
 CPU_WORD_BITS = 64  # L1 access width of the CPU model (Horowitz's cache energies are 64-bit accesses)
 
 
@@ -138,6 +141,13 @@ class _Planner:
     def frontend(self) -> None:
         w, h = self.geo.width_px, self.geo.height_px
         self.add("frontend", "frame_pyramid", self.recorded("frontend", "frame_pyramid"), compressed=True)
+        if not self.hw.is_cpu:  # an accelerator places each image's pyramid on its own
+            whole = self.out.pop()
+            self.out += [replace(whole, name=f"frame_pyramid/{i}", size_bytes=whole.size_bytes / FRAME_SLOTS,
+                                 naive_bytes=whole.naive_bytes / FRAME_SLOTS,
+                                 reads_per_frame=whole.reads_per_frame / FRAME_SLOTS,
+                                 writes_per_frame=whole.writes_per_frame / FRAME_SLOTS)
+                         for i in range(1, FRAME_SLOTS + 1)]
         self.add("frontend", "gradients", self.recorded("frontend", "gradients"))  # the design's own dataflow
         self.add("frontend", "line_buffer", self.recorded("frontend", "line_buffer") or 5 * w, bits=16)
         self.add("frontend", "corner_scores", self.recorded("frontend", "corner_scores") or 3 * w, bits=32)
@@ -176,7 +186,7 @@ class _Planner:
 
     def others(self) -> None:
         """Recorded buffers without a derivation (mapping, MI, new ones) at their measured peak."""
-        named = {(b.group, b.name) for b in self.out}
+        named = {(b.group, b.name.split("/")[0]) for b in self.out}
         for key, use in sorted(self.uses.items()):
             if key not in named:
                 self.add(use.group, use.name, self.recorded(*key))
@@ -262,7 +272,7 @@ def memory_energy_pj(plan: MemoryPlan, hw: HardwareConfig) -> dict[str, dict[str
             entry["onchip"] += b.accesses_per_frame * sram_access_pj(b.size_bytes, b.access_bits) * scale
         else:
             entry["offchip"] += b.accesses_per_frame * b.access_bits * hw.dram_pj_per_bit
-        if b.name == "frame_pyramid" and plan.codec_ratio:
+        if b.name.startswith("frame_pyramid") and plan.codec_ratio:
             entry["codec"] += b.accesses_per_frame * hw.codec_ops_per_pixel * op_pj("add", "fixed", 16) * scale
     return out
 

@@ -39,8 +39,12 @@ def _by_name(plan):
 def test_compression_and_sparsity_shrink_the_named_buffers():
     hw = load_preset("navion65")
     plan = _by_name(plan_memory(_uses(), Geometry(), hw, codec_ratio=2.0))
-    assert plan["frame_pyramid"].size_bytes == pytest.approx(1_400_000 / 2)
-    assert plan["frame_pyramid"].naive_bytes == 1_400_000
+    slots = [plan[f"frame_pyramid/{i}"] for i in (1, 2, 3)]  # one array per image pyramid, a third of the traffic
+    assert [s.size_bytes for s in slots] == pytest.approx([1_400_000 / 2 / 3] * 3)
+    assert sum(s.naive_bytes for s in slots) == pytest.approx(1_400_000)
+    assert [s.reads_per_frame for s in slots] == pytest.approx([1e6 / 3] * 3)
+    cpu = _by_name(plan_memory(_uses(), Geometry(), load_preset("cpu"), codec_ratio=2.0))
+    assert cpu["frame_pyramid"].size_bytes == 1_400_000  # one working set in the caches
     dim = 15 * N_KF
     assert plan["cholesky"].size_bytes == pytest.approx(dim * (dim + 1) / 2 * 4)  # triangle, 32-bit words
     full = dim + 3 * LANDMARKS  # the naive design solves poses and landmarks in one dense system

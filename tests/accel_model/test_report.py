@@ -59,7 +59,7 @@ def test_figures_are_consistent(report):
 def test_codec_ratio_enters_the_frame_buffer(report):
     if report["codec"]["ratio"] is None:
         pytest.skip(report["codec"]["note"])
-    frame = next(b for b in report["memory"]["buffers"] if b["name"] == "frame_pyramid")
+    frame = next(b for b in report["memory"]["buffers"] if b["name"] == "frame_pyramid/1")
     assert frame["naive_bytes"] / frame["bytes"] == pytest.approx(report["codec"]["ratio"])
 
 

@@ -222,9 +222,10 @@ def count_klt(wl: Tally, setups: int, iterations: int, window: int, width: int, 
     which then holds one template's gradients.
 
     Frames stored compressed (``codec: true``): the two pyramids of the pass pair (``width``
-    x ``height``, ``levels``) are decoded once, in raster order, into ``frame_band`` (per
-    level and image :func:`band_rows` rows of decoded pixels; the points are taken in row
-    order), and the windows are read from the band.
+    x ``height``, ``levels``) are decoded once, in raster order, into ``frame_band``, and
+    the windows are read from it. The points are taken level by level, coarsest first, and
+    in row order within a level, so the band holds :func:`band_rows` rows of one level of
+    each image (at most ``width`` pixels wide).
     """
     if setups == 0:
         return
@@ -244,7 +245,7 @@ def count_klt(wl: Tally, setups: int, iterations: int, window: int, width: int, 
     compressed = variant(wl, codec="true")
     compressed.read("frame_pyramid", decoded, PIXEL_BITS)
     compressed.write("frame_band", decoded, PIXEL_BITS)
-    compressed.peak("frame_band", 2 * band_rows(window) * sum(w for w, _ in pyramid_sizes(width, height, levels)))
+    compressed.peak("frame_band", 2 * band_rows(window) * width)
     wl.read("gradients", 2 * foot * setups, GRAD_BITS)
     wl.write("klt_region", region * setups, PIXEL_BITS)
     wl.read("klt_region", foot * iterations, PIXEL_BITS)

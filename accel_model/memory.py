@@ -117,6 +117,7 @@ class _Planner:
         lm_peak = self._peak("backend", "landmark_blocks")  # Hll (L,3,3), gl (L,3), W (P,6,3) float64
         self.n_slots = max(self.n_landmarks, round((lm_peak - 96 * self.n_landmarks) / 144)) if lm_peak else 0
         self.out: list[PlannedBuffer] = []
+        self.planned: set[tuple[str, str]] = set()  # recorded buffers given a place (by ``add``)
 
     def _peak(self, group: str, name: str) -> int:
         use = self.uses.get((group, name))
@@ -129,6 +130,7 @@ class _Planner:
         word_bits = _narrow(bits or use.word_bits, self.hw.arithmetic(group).max_bits)
         ratio = self.ratio if compressed else 1.0
         naive = words if naive_words is None else naive_words
+        self.planned.add((group, name))
         self.out.append(PlannedBuffer(group, name, words * word_bits / 8 / ratio, naive * word_bits / 8, word_bits,
                                       word_bits / ratio, use.reads_per_frame, use.writes_per_frame,
                                       derived=(group, name) not in self.uses or not use.peak_bytes))
@@ -186,9 +188,8 @@ class _Planner:
 
     def others(self) -> None:
         """Recorded buffers without a derivation (mapping, MI, new ones) at their measured peak."""
-        named = {(b.group, b.name.split("/")[0]) for b in self.out}
         for key, use in sorted(self.uses.items()):
-            if key not in named:
+            if key not in self.planned:
                 self.add(use.group, use.name, self.recorded(*key))
         for group, name in (("mapping", "map_tiles"), ("mi", "mi_tiles")):  # slots until mapping exists
             if not any(b.group == group for b in self.out):

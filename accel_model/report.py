@@ -222,7 +222,18 @@ def _check_counts(stages: list[Workload]) -> None:
             raise ValueError(f"stage {wl.stage!r}: a count is too large")
 
 
-def _sequence_path(run: RunData, sequence: str | Path | None) -> Path | None:
+def codec_measurement(run: RunData, sequence: Path | None, hw: HardwareConfig) -> tuple[float | None, Geometry, str]:
+    """The frame codec's ratio on ``sequence`` at ``hw``'s NEAR and sample count, the image
+    geometry at the run's frame rate, and a note on how both were obtained."""
+    if sequence is None:
+        ratio, geometry, note = None, Geometry(), "sequence not found: EuRoC geometry assumed, frames uncompressed"
+    else:
+        ratio, geometry, note = measure_codec_ratio(sequence, hw.codec_sample_frames, hw.codec_near)
+    return ratio, replace(geometry, fps=run.fps), note
+
+
+def sequence_path(run: RunData, sequence: str | Path | None) -> Path | None:
+    """``sequence``, else the run's recorded sequence where it still exists (None if nowhere)."""
     if sequence is not None:
         return Path(sequence)
     recorded = run.summary.get("sequence")
@@ -234,7 +245,8 @@ def _sequence_path(run: RunData, sequence: str | Path | None) -> Path | None:
     return None
 
 
-def _price(run: RunData, hw: HardwareConfig, geometry: Geometry, codec_ratio: float | None) -> tuple[dict, MemoryPlan]:
+def price_design(run: RunData, hw: HardwareConfig, geometry: Geometry,
+                 codec_ratio: float | None) -> tuple[dict, MemoryPlan]:
     """One design's energy per frame [uJ] by stage and category, and its memory plan."""
     scale = node_scale(hw.node_nm, hw.vdd_v or None)
     work = run.for_design(hw)
@@ -308,15 +320,10 @@ def build_report(run_dir: str | Path, hw: HardwareConfig, cpu: HardwareConfig | 
     the codec measurement and geometry."""
     run = load_run(run_dir)
     cpu = cpu or load_preset("cpu")
-    seq = _sequence_path(run, sequence)
-    samples = hw.codec_sample_frames
-    if seq is None:
-        ratio, geometry, note = None, Geometry(), "sequence not found: EuRoC geometry assumed, frames uncompressed"
-    else:
-        ratio, geometry, note = measure_codec_ratio(seq, samples, hw.codec_near)
-    geometry = replace(geometry, fps=run.fps)
-    design, plan = _price(run, hw, geometry, ratio)
-    baseline, _ = _price(run, cpu, geometry, ratio)
+    seq = sequence_path(run, sequence)
+    ratio, geometry, note = codec_measurement(run, seq, hw)
+    design, plan = price_design(run, hw, geometry, ratio)
+    baseline, _ = price_design(run, cpu, geometry, ratio)
     return {
         "schema_version": SCHEMA_VERSION,
         "run": {"dir": str(run.path), "frames": run.frames, "fps": run.fps,

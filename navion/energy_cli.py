@@ -2,7 +2,9 @@
 
 ``navion energy RUN_DIR [--hw navion65|cpu|FILE]`` writes ``energy.json`` and ``energy.png``
 into RUN_DIR (or ``--out FILE`` and the PNG beside it) and prints a table (``--json``:
-the report). ``navion energy compare A.json B.json ...`` prints them side by side with
+the report). ``--sensitivity [RANGES]`` adds the design's sensitivity to its uncertain
+settings (the preset's shipped ranges, or a ranges file): a ``sensitivity`` section, a
+table and a tornado chart ``energy_sensitivity.png``. ``navion energy compare A.json B.json ...`` prints them side by side with
 ratios to the first and, with ``--plot FILE``, draws a bar chart. The first positional
 word ``compare`` selects the comparison (a run folder of that name: write ``./compare``).
 """
@@ -14,12 +16,14 @@ from pathlib import Path
 
 from .errors import CliError
 
+SHIPPED = "shipped"  # --sensitivity without a file: the preset's shipped ranges
+
 
 def add_parser(sub) -> None:
     """Registers the ``energy`` command on the ``navion`` subparsers ``sub``."""
     energy = sub.add_parser(
         "energy", help="energy report of a run folder on an accelerator and a CPU, or compare reports",
-        usage="navion energy RUN_DIR [--hw NAME|FILE] [--json] [--out FILE]\n"
+        usage="navion energy RUN_DIR [--hw NAME|FILE] [--sensitivity [RANGES]] [--json] [--out FILE]\n"
               "       navion energy compare A.json B.json [...] [--plot FILE] [--json]",
         description="Price the run's workloads (workloads.jsonl) on a hardware configuration and on "
                     "the CPU baseline: energy per frame and power by stage and category, on-chip "
@@ -32,6 +36,9 @@ def add_parser(sub) -> None:
                         help="sequence for the codec measurement (default: the one in summary.json)")
     energy.add_argument("--json", action="store_true", help="print the report (or comparison) as JSON")
     energy.add_argument("--out", metavar="FILE", help="report path (default RUN_DIR/energy.json; PNG beside it)")
+    energy.add_argument("--sensitivity", nargs="?", const=SHIPPED, metavar="RANGES",
+                        help="also price the design with each uncertain setting varied (default: the ranges "
+                             "shipped with the preset; or a ranges yaml, docs/energy_model.md)")
     energy.add_argument("--plot", metavar="FILE", help="compare: write a bar chart PNG")
     energy.set_defaults(func=run)
 
@@ -47,25 +54,53 @@ def run(args: argparse.Namespace) -> int:
     return _report(args, Path(args.paths[0]))
 
 
+def _ranges(args: argparse.Namespace, hw):
+    """The ranges named by ``--sensitivity``, checked against design ``hw``."""
+    from accel_model.hardware import preset_names
+    from accel_model.sensitivity import load_ranges, shipped_ranges
+
+    if args.sensitivity != SHIPPED:
+        return load_ranges(args.sensitivity, hw)
+    path = shipped_ranges(args.hw) if args.hw in preset_names() else None
+    if path is None:
+        raise CliError(f"no ranges are shipped for --hw {args.hw}; give a ranges file: --sensitivity RANGES.yaml "
+                       "(format: accel_model/presets/ranges/navion65.yaml)")
+    return load_ranges(path, hw)
+
+
 def _report(args: argparse.Namespace, run_dir: Path) -> int:
     from accel_model.hardware import load_preset
     from accel_model.report import build_report, plot_report, print_report
+    from accel_model.sensitivity import plot_sensitivity, print_sensitivity, sensitivity
+
+    from .progress import progress_bar
 
     if not run_dir.is_dir():
         raise CliError(f"{run_dir}: no such run folder")
-    report = build_report(run_dir, load_preset(args.hw), sequence=args.sequence)
+    hw = load_preset(args.hw)
+    ranges = _ranges(args, hw) if args.sensitivity is not None else None
+    report = build_report(run_dir, hw, sequence=args.sequence)
     out = Path(args.out) if args.out else run_dir / "energy.json"
+    charts = [out.with_suffix(".png")]
+    if ranges is not None:
+        with progress_bar("sensitivity", unit="pricings") as advance:
+            report["sensitivity"] = sensitivity(run_dir, hw, ranges, sequence=args.sequence, progress=advance)
+        charts.append(out.with_name(f"{out.stem}_sensitivity.png"))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        plot_report(report, out.with_suffix(".png"))
+        plot_report(report, charts[0])
+        if ranges is not None:
+            plot_sensitivity(report["sensitivity"], charts[1])
     except OSError as exc:
         raise CliError(f"{out}: cannot write the report: {exc.strerror or exc}") from None
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print_report(report)
-        print(f"wrote {out} and {out.with_suffix('.png')}")
+        if ranges is not None:
+            print_sensitivity(report["sensitivity"])
+        print(f"wrote {out} and {' and '.join(map(str, charts))}")
     return 0
 
 

@@ -22,15 +22,12 @@ import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
 from accel_model.energy import EnergyModelError
 from accel_model.hardware import HardwareConfig, load_preset, preset_names
 from datasets.calibration import load_yaml_text, read_yaml_file
+from datasets.config_paths import apply_overrides, unknown_path_message, yaml_key_lines
 from datasets.configuration import ConfigError, ConfigMixin
 from vio.pipeline import PipelineConfig
-
-from .knobs import apply_overrides, unknown_path_message
 
 ALGORITHM_PREFIX, HARDWARE_PREFIX = "vio.", "hw."
 SEED_KNOB = "vio.frontend.ransac_seed"
@@ -112,20 +109,6 @@ class SweepSpec:
         return out
 
 
-def _yaml_lines(node, prefix: tuple = ()) -> dict[tuple, int]:
-    """1-based line of every mapping key and list item of a composed yaml tree, by path."""
-    out = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            out.update(_yaml_lines(value, prefix + (key.value,)))
-            out[prefix + (key.value,)] = key.start_mark.line + 1
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            out.update(_yaml_lines(item, prefix + (i,)))
-            out[prefix + (i,)] = item.start_mark.line + 1
-    return out
-
-
 def _sequence_name(path: Path) -> str:
     if path.name == "mav0":
         return path.parent.name
@@ -139,7 +122,7 @@ class _Loader:
         self.path = path
         self.text = read_yaml_file(path)
         data = load_yaml_text(self.text, str(path)) if self.text.strip() else {}
-        self.lines = _yaml_lines(yaml.compose(self.text, Loader=yaml.SafeLoader))
+        self.lines = yaml_key_lines(self.text)
         self.options = SweepOptions.from_dict(data, source=str(path), _text=self.text)
 
     def error(self, message: str, *where) -> ConfigError:

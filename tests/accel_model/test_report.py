@@ -18,19 +18,11 @@ from accel_model.report import (
     load_run,
     stage_group,
 )
-from navion.cli import main
 
 
 @pytest.fixture(scope="module")
-def run_dir(euroc_micro, tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    assert main(["replay", str(euroc_micro), "--out", str(out), "--max-frames", "30"]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
-def report(run_dir):
-    return build_report(run_dir, load_preset("navion65"))
+def report(micro_run):
+    return build_report(micro_run, load_preset("navion65"))
 
 
 def test_report_has_the_documented_keys(report):
@@ -63,9 +55,9 @@ def test_codec_ratio_enters_the_frame_buffer(report):
     assert frame["naive_bytes"] / frame["bytes"] == pytest.approx(report["codec"]["ratio"])
 
 
-def test_smaller_budget_raises_offchip_energy(run_dir, report):
+def test_smaller_budget_raises_offchip_energy(micro_run, report):
     hw = load_preset("navion65")
-    small = build_report(run_dir, dataclasses.replace(hw, onchip_budget_bytes=256 * 1024))
+    small = build_report(micro_run, dataclasses.replace(hw, onchip_budget_bytes=256 * 1024))
     assert small["memory"]["spilled"]
     assert (small["accelerator"]["categories"]["offchip_memory_uj"]
             > report["accelerator"]["categories"]["offchip_memory_uj"])
@@ -98,10 +90,10 @@ def test_bad_run_folders(tmp_path):
         stage_group("planner")
 
 
-def test_each_design_prices_its_own_gradient_dataflow(run_dir):
+def test_each_design_prices_its_own_gradient_dataflow(micro_run):
     """The common records plus the alternative a design selects, counted straight from the file."""
-    records = [json.loads(line)["stages"] for line in (run_dir / "workloads.jsonl").read_text().splitlines()]
-    run = load_run(run_dir)
+    records = [json.loads(line)["stages"] for line in (micro_run / "workloads.jsonl").read_text().splitlines()]
+    run = load_run(micro_run)
     for mode in ("stored", "on_the_fly"):
         hw = dataclasses.replace(load_preset("navion65"), gradients=mode)
         work = run.for_design(hw)

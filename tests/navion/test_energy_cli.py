@@ -94,3 +94,32 @@ def test_utilisation_line_flags_a_design_too_slow_for_the_frame_rate(capsys, run
     line = text[text.index("utilisation"):]
     assert line.split(";")[0].startswith("utilisation (issued per cycle / capacity): slow")
     assert "cannot sustain the frame rate" in line.split(";")[0]
+
+
+def test_sensitivity_adds_a_section_a_table_and_a_tornado_chart(capsys, runs, tmp_path):
+    code, out, err = run(capsys, "energy", runs[100], "--sensitivity", "--out", tmp_path / "s.json")
+    assert code == 0, err
+    report = json.loads((tmp_path / "s.json").read_text())
+    section = report["sensitivity"]
+    assert section["base"]["energy_per_frame_uj"] == pytest.approx(report["accelerator"]["energy_per_frame_uj"])
+    assert {f["field"] for f in section["fields"]} >= {"onchip_budget_bytes", "dram_pj_per_bit"}
+    assert "all at highest" in out and "Horowitz ISSCC 2014" in " ".join(out.split())
+    assert (tmp_path / "s_sensitivity.png").stat().st_size > 5000
+    ranges = tmp_path / "r.yaml"
+    ranges.write_text("dram_pj_per_bit:\n  values: [60]\n  source: a slower DRAM\n")
+    code, out, err = run(capsys, "energy", runs[100], "--hw", "cpu", "--sensitivity", ranges, "--json",
+                         "--out", tmp_path / "c.json")
+    assert code == 0, err
+    fields = json.loads(out)["sensitivity"]["fields"]
+    assert [f["field"] for f in fields] == ["dram_pj_per_bit"] and fields[0]["source"] == "a slower DRAM"
+
+
+def test_sensitivity_bad_input_is_one_line(capsys, runs, tmp_path):
+    hw = tmp_path / "hw.yaml"
+    hw.write_text("name: x\nonchip_budget_bytes: 874496\n")
+    expect_one_line_error(capsys, ["energy", runs[100], "--hw", hw, "--sensitivity"],
+                          "no ranges are shipped for --hw", "--sensitivity RANGES.yaml")
+    ranges = tmp_path / "r.yaml"
+    ranges.write_text("dram_pj_per_bit:\n  values: [-1]\n  source: s\n")
+    expect_one_line_error(capsys, ["energy", runs[100], "--sensitivity", ranges], "r.yaml:2", "must be >= 0")
+    assert not (runs[100] / "energy_sensitivity.png").exists()

@@ -7,9 +7,9 @@ import textwrap
 import pytest
 
 from accel_model.hardware import HardwareConfig, load_preset
+from datasets.config_paths import apply_overrides, leaf_paths, unknown_path_message
 from datasets.configuration import ConfigError
 from datasets.errors import DatasetError
-from navion.sweep.knobs import apply_overrides, leaf_paths, unknown_path_message
 from navion.sweep.spec import load_spec
 from vio.frontend import FrontendConfig
 from vio.pipeline import PipelineConfig

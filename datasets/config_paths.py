@@ -1,4 +1,5 @@
-"""Dotted knob paths on nested config dataclasses: listing them and applying overrides.
+"""Dotted knob paths on nested config dataclasses: listing them and applying overrides,
+and the yaml line of every key, for ``file:line`` errors about them.
 
 A knob path names one leaf option of a frozen config dataclass, through its nested
 sections: ``frontend.max_features`` on ``PipelineConfig``, ``backend.max_bits`` on
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from datasets.configuration import ConfigMixin
+import yaml
+
+from .configuration import ConfigMixin
 
 
 def _init_fields(config) -> list[dataclasses.Field]:
@@ -76,3 +79,22 @@ def apply_overrides(config, overrides: dict[str, object]):
     section's own error: ``ConfigError``, ``ValueError`` or ``TypeError``.
     """
     return _apply(config, _nest(overrides)) if overrides else config
+
+
+def yaml_key_lines(text: str) -> dict[tuple, int]:
+    """1-based line of every mapping key and list item of yaml ``text``, by path (keys and
+    list indices); call after the text has parsed."""
+    return _node_lines(yaml.compose(text, Loader=yaml.SafeLoader))
+
+
+def _node_lines(node, prefix: tuple = ()) -> dict[tuple, int]:
+    out = {}
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            out.update(_node_lines(value, prefix + (key.value,)))
+            out[prefix + (key.value,)] = key.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            out.update(_node_lines(item, prefix + (i,)))
+            out[prefix + (i,)] = item.start_mark.line + 1
+    return out

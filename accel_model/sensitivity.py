@@ -16,6 +16,7 @@ CPU baseline is not varied.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from importlib import resources
@@ -158,8 +159,10 @@ def _figures(priced: dict, fps: float, cpu_uj: float) -> dict:
 
 
 def _plain(value):
-    """A field value as JSON holds it (tuples as lists)."""
-    return list(value) if isinstance(value, tuple) else value
+    """A field value as JSON holds it (tuples as lists, config sections as dicts)."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
 
 
 def print_sensitivity(section: dict, console=None) -> None:

@@ -109,3 +109,15 @@ def test_unreadable_ranges_files(tmp_path):
     (tmp_path / "r.yaml").write_text("vdd_v: {values: [0.9\n")
     with pytest.raises(DatasetError, match="r.yaml:"):
         load_ranges(tmp_path / "r.yaml", load_preset("navion65"))
+
+
+def test_a_section_valued_field_is_reported_as_plain_json(micro_run, tmp_path):
+    path = tmp_path / "caches.yaml"
+    path.write_text("caches:\n  values:\n    - [{name: L1, size_bytes: 65536, line_bytes: 64}]\n"
+                    "  source: one larger cache level\n")
+    cpu = load_preset("cpu")
+    section = sensitivity(micro_run, cpu, load_ranges(path, cpu))
+    field = json.loads(json.dumps(section))["fields"][0]
+    assert field["design_value"][0] == {"name": "L1", "size_bytes": 32768, "line_bytes": 64}
+    assert field["alternatives"][0]["value"] == [{"name": "L1", "size_bytes": 65536, "line_bytes": 64}]
+    assert field["alternatives"][0]["energy_per_frame_uj"] != section["base"]["energy_per_frame_uj"]

@@ -106,7 +106,7 @@ def sensitivity(run_dir: str | Path, hw: HardwareConfig, ranges: tuple[Range, ..
     run = load_run(run_dir)
     seq = sequence_path(run, sequence)
     codec: dict[tuple, tuple] = {}
-    total = 2 + sum(len(r.values) for r in ranges) + 2
+    total = 2 + sum(len(r.values) for r in ranges) + 2  # design, CPU baseline, alternatives, corners
     done = 0
 
     def price(design: HardwareConfig) -> dict:

@@ -29,7 +29,7 @@ from datasets.configuration import ConfigError
 
 from .energy import EnergyModelError
 from .hardware import HardwareConfig, load_preset
-from .report import NAVION_FPS, NAVION_POWER_MW, codec_measurement, load_run, price_design, sequence_path
+from .report import codec_measurement, load_run, power_over_navion, price_design, sequence_path
 
 RANGE_KEYS = ("values", "source")
 
@@ -132,7 +132,7 @@ def sensitivity(run_dir: str | Path, hw: HardwareConfig, ranges: tuple[Range, ..
         energies = [f["energy_per_frame_uj"] for _, f in settings]
         fields.append({
             "field": r.path, "source": r.source, "design_value": _plain(settings[0][0]),
-            "alternatives": [{"value": _plain(v), **_figures(f, run.fps, cpu_uj)} for v, f in settings[1:]],
+            "alternatives": [{"value": _plain(v), **_figures(f, cpu_uj)} for v, f in settings[1:]],
             "lowest": _plain(settings[energies.index(min(energies))][0]),
             "highest": _plain(settings[energies.index(max(energies))][0]),
             "swing_uj": max(energies) - min(energies)})
@@ -144,16 +144,16 @@ def sensitivity(run_dir: str | Path, hw: HardwareConfig, ranges: tuple[Range, ..
             design = apply_overrides(hw, settings)
         except (ConfigError, ValueError, TypeError) as exc:
             raise EnergyModelError(f"the fields' {corner}-energy settings are invalid together: {exc}") from None
-        corners[corner] = {"settings": settings, **_figures(price(design), run.fps, cpu_uj)}
-    return {"design": hw.name, "base": _figures(base, run.fps, cpu_uj), "fields": fields, "corners": corners}
+        corners[corner] = {"settings": settings, **_figures(price(design), cpu_uj)}
+    return {"design": hw.name, "base": _figures(base, cpu_uj), "fields": fields, "corners": corners}
 
 
-def _figures(priced: dict, fps: float, cpu_uj: float) -> dict:
+def _figures(priced: dict, cpu_uj: float) -> dict:
     """Energy per frame [uJ], power [mW], power over Navion's at 20 fps, CPU over design, and
     the bytes that spill off chip."""
     energy = priced["energy_per_frame_uj"]
     return {"energy_per_frame_uj": energy, "power_mw": priced["power_mw"],
-            "power_over_navion": priced["power_mw"] * NAVION_FPS / fps / NAVION_POWER_MW,
+            "power_over_navion": power_over_navion(energy),
             "ratio_cpu_over_accelerator": cpu_uj / energy if energy > 0 else math.inf,
             "spilled_bytes": priced["spilled_bytes"]}
 
@@ -218,10 +218,9 @@ def plot_sensitivity(section: dict, path: str | Path) -> None:
         energy = section["corners"][name]["energy_per_frame_uj"]
         ax.axvline(energy, color=style, ls="--", lw=1, label=f"all at {name}: {energy:.4g} uJ")
     ax.set_xlabel("energy per frame [uJ] (one field changed at a time)")
-    if base > 0:  # top axis: the same energies as power over Navion's 2 mW at 20 fps
-        per_uj = section["base"]["power_over_navion"] / base
-        top = ax.secondary_xaxis("top", functions=(lambda e: e * per_uj, lambda x: x / per_uj))
-        top.set_xlabel("power over Navion's 2 mW at 20 fps [x]")
+    # top axis: the same energies as power over Navion's 2 mW at 20 fps
+    top = ax.secondary_xaxis("top", functions=(power_over_navion, lambda x: x / power_over_navion(1.0)))
+    top.set_xlabel("power over Navion's 2 mW at 20 fps [x]")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -91,6 +91,7 @@ def _worker(args) -> None:
     cv2.setNumThreads(1)
     from datasets.euroc import open_euroc
     from datasets.messages import StereoFrame
+    from navion.replay import workload_line
     from vio.frontend import Frontend, FrontendConfig
     from vio.pipeline import PipelineConfig, VioPipeline
 
@@ -106,7 +107,7 @@ def _worker(args) -> None:
             tracks = frontend.process(frame, None if np.isnan(R).any() else R)
             out["tracks"].append([len(tracks.ids), int(tracks.n_stereo)])
             if args.record:
-                out["workloads"].append({"timestamp_ns": frame.timestamp_ns, "stages": [w.to_dict() for w in tracks.workloads]})
+                out["workloads"].append(workload_line(tracks))
     else:
         pipeline = VioPipeline(seq.cam0, seq.cam1, seq.imu, PipelineConfig(frontend=fe_config,
                                                                             count_workload=args.record))
@@ -130,8 +131,7 @@ def _worker(args) -> None:
             out["tracks"].append([record.n_tracks, record.n_stereo])
             out["positions"].append(None if state is None else state.p_world_body.tolist())
             if args.record:
-                out["workloads"].append({"timestamp_ns": record.timestamp_ns,
-                                         "stages": [w.to_dict() for w in record.workloads if w.enabled]})
+                out["workloads"].append(workload_line(record))
     Path(args.out).write_text(json.dumps(out))
 
 

@@ -32,14 +32,13 @@ from collections import Counter
 from itertools import pairwise
 from pathlib import Path
 
+import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from datasets.euroc import open_euroc
 from datasets.synth.config import SynthConfig
 from datasets.synth.generate import generate_sequence
-import cv2
-
 from vio.frontend import Frontend, FrontendConfig
 from vio.frontend.frontend import STAGES
 from vio.frontend.track import ImagePyramid, KltStats, klt_forward

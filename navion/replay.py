@@ -22,6 +22,12 @@ from vio.pipeline import PipelineConfig, VioPipeline
 from .sequences import prefetch_images
 
 
+def workload_line(record) -> dict:
+    """A frame's ``workloads.jsonl`` entry: the stamp and the enabled Workload records of a
+    frame record (``timestamp_ns``, ``workloads``: a pipeline record or the front-end's tracks)."""
+    return {"timestamp_ns": record.timestamp_ns, "stages": [w.to_dict() for w in record.workloads if w.enabled]}
+
+
 def _groundtruth(seq):
     from navion.evaluation import PoseSeries
 
@@ -55,8 +61,7 @@ def replay(seq, out_dir: str | Path, config: PipelineConfig = PipelineConfig(), 
                     continue
                 frames += 1
                 record = pipeline.records[-1]
-                workloads.write(json.dumps({"timestamp_ns": record.timestamp_ns,
-                                            "stages": [w.to_dict() for w in record.workloads if w.enabled]}) + "\n")
+                workloads.write(json.dumps(workload_line(record)) + "\n")
                 if state is not None:
                     states.append(state)
                 if progress is not None:

@@ -23,6 +23,7 @@ from accel_model.measured import SCALAR_BUILD_ENV, count_instructions, perf_inst
 
 from .errors import CliError
 
+
 class InstructionCountError(CliError):
     """The replay's instructions cannot be counted (no perf counter and no valgrind, or too few frames)."""
 

@@ -291,19 +291,19 @@ class SlidingWindow:
         """Arrays for the solver kernels (IMU arrays are cached until the factors change)."""
         if self._imu_cache is None:
             self._imu_cache = pack_imu(self.pims, self._sqrt_info_cache)
-        index = {k: i for i, k in enumerate(self.keyframe_ids)}
         R_bc, t_bc, K = rig_arrays(self.rig)
         priors = []
         for prior in self.priors:
-            order = np.argsort([index[k] for k in prior.keyframes])
+            pos = self.positions(prior.keyframes)
+            order = np.argsort(pos)
             cols = np.concatenate([np.arange(15 * i, 15 * i + 15) for i in order])
-            priors.append((np.array([index[prior.keyframes[i]] for i in order], dtype=np.int64),
+            priors.append((pos[order],
                            np.ascontiguousarray(prior.R0[order]), np.ascontiguousarray(prior.x0_vec[order]),
                            np.ascontiguousarray(prior.J[:, cols]), prior.r0))
         gauge = None
         if self.gauge is not None:
             g = self.gauge
-            gauge = (index[g.keyframe], g.R_ref, g.p_ref, 1.0 / g.sigma_pos_m, 1.0 / g.sigma_yaw_rad)
+            gauge = (int(self.positions([g.keyframe])[0]), g.R_ref, g.p_ref, 1.0 / g.sigma_pos_m, 1.0 / g.sigma_yaw_rad)
         stack = (lambda name: np.stack([getattr(s, name) for s in self.states]))
         return WindowArrays(
             R=stack("R"), p=stack("p"), v=stack("v"), bg=stack("bg"), ba=stack("ba"), param=self.param,

@@ -15,7 +15,8 @@ from typing import Callable
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from ..calibration import euroc_cameras, euroc_imu
+from ..calibration import CameraCalibration, ImuCalibration, euroc_cameras, euroc_imu
+from ..errors import DatasetError
 from ..euroc_writer import EurocWriter
 from .config import SynthConfig
 from .imu import ImuSimConfig, simulate_imu
@@ -40,16 +41,19 @@ class SynthScene:
     config: SynthConfig
 
 
-def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None) -> SynthScene:
-    """Builds the trajectory (default or TUM twin) and a hall that encloses it."""
-    if trajectory_path is None:
+def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None,
+               trajectory: BodyTrajectory | None = None) -> SynthScene:
+    """Builds the trajectory (given, default or TUM twin) and a hall that encloses it."""
+    if trajectory is not None:
+        traj = trajectory
+    elif trajectory_path is None:
         traj = default_trajectory() if config.duration_s is None else default_trajectory(
             duration_s=config.duration_s, rest_s=min(2.0, config.duration_s))
     else:
         traj = trajectory_from_tum(trajectory_path, duration_s=config.duration_s,
                                    start_offset_s=config.start_offset_s)
     world = build_hall(HallConfig(), traj.positions(0.05), seed=config.seed,
-                       fit_to_trajectory=trajectory_path is not None)
+                       fit_to_trajectory=trajectory_path is not None or trajectory is not None)
     return SynthScene(traj, world, config)
 
 
@@ -70,17 +74,45 @@ def _kept_frames(n: int, config: SynthConfig, rng: np.random.Generator) -> np.nd
     return keep
 
 
+def _capture_indices(camera_stamps_ns: np.ndarray, imu_stamps_ns: np.ndarray) -> np.ndarray:
+    """Index of each capture stamp on the IMU grid; DatasetError if one is off the grid or span."""
+    stamps = np.asarray(camera_stamps_ns, dtype=np.int64)
+    if stamps.ndim != 1 or len(stamps) == 0 or np.any(np.diff(stamps) <= 0):
+        raise DatasetError("camera_stamps_ns must be a non-empty increasing 1-D array")
+    idx = np.searchsorted(imu_stamps_ns, stamps)
+    inside = (idx < len(imu_stamps_ns)) & (stamps >= imu_stamps_ns[0])
+    if not np.all(inside):
+        raise DatasetError(f"{int((~inside).sum())} camera stamps lie outside the trajectory span "
+                           f"[{imu_stamps_ns[0]}, {imu_stamps_ns[-1]}] ns")
+    exact = imu_stamps_ns[idx] == stamps
+    if not np.all(exact):
+        raise DatasetError(f"{int((~exact).sum())} camera stamps are not on the IMU grid "
+                           f"(start {imu_stamps_ns[0]} ns, step {imu_stamps_ns[1] - imu_stamps_ns[0]} ns)")
+    return idx
+
+
 def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
                       trajectory_path: str | Path | None = None, overwrite: bool = False,
-                      progress: Callable[[int, int], None] | None = None) -> dict:
+                      progress: Callable[[int, int], None] | None = None, *,
+                      trajectory: BodyTrajectory | None = None,
+                      cameras: tuple[CameraCalibration, CameraCalibration] | None = None,
+                      imu_calibration: ImuCalibration | None = None,
+                      camera_stamps_ns: np.ndarray | None = None) -> dict:
     """Writes ``out_dir/mav0`` and ``out_dir/navion_synth.json``; returns that metadata.
 
-    ``progress(done, total)`` is called after each rendered stereo frame.
+    ``trajectory`` (instead of ``trajectory_path``) gives the body trajectory directly;
+    ``cameras`` and ``imu_calibration`` replace EuRoC's calibration (their rates are
+    replaced by the config's); ``camera_stamps_ns`` lists the capture instants (int64 ns,
+    on the IMU grid ``trajectory.start_ns + k * step``) instead of every
+    ``imu_rate / camera_rate``-th IMU sample. ``progress(done, total)`` is called after
+    each rendered stereo frame.
     """
-    scene = make_scene(config, trajectory_path)
+    if trajectory is not None and trajectory_path is not None:
+        raise ValueError("give trajectory or trajectory_path, not both")
+    scene = make_scene(config, trajectory_path, trajectory)
     traj = scene.trajectory
-    cam0, cam1 = (replace(cam, rate_hz=config.camera_rate_hz) for cam in euroc_cameras())
-    imu_cal = replace(euroc_imu(), rate_hz=config.imu_rate_hz)
+    cam0, cam1 = (replace(cam, rate_hz=config.camera_rate_hz) for cam in (cameras or euroc_cameras()))
+    imu_cal = replace(imu_calibration or euroc_imu(), rate_hz=config.imu_rate_hz)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3)]
     imu_rng_seed, image_rng, frame_rng = int(rngs[0].integers(2**31)), rngs[1], rngs[2]
 
@@ -92,8 +124,10 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
     q_wxyz = np.column_stack([q_xyzw[:, 3], q_xyzw[:, :3]])
     q_wxyz *= np.where(q_wxyz[:, :1] < 0, -1.0, 1.0)
 
-    step = int(round(config.imu_rate_hz / config.camera_rate_hz))
-    cam_idx = np.arange(0, len(imu.timestamps_ns), step)
+    if camera_stamps_ns is None:
+        cam_idx = np.arange(0, len(imu.timestamps_ns), int(round(config.imu_rate_hz / config.camera_rate_hz)))
+    else:
+        cam_idx = _capture_indices(camera_stamps_ns, imu.timestamps_ns)
     keep = _kept_frames(len(cam_idx), config, frame_rng)
     cam_idx = cam_idx[keep]
     offset_ns = int(round(config.time_offset_ms * 1e6))
@@ -118,7 +152,8 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
     meta = {
         "generator": "navion-sim synth",
         "config": config.to_dict(),
-        "trajectory": str(trajectory_path) if trajectory_path is not None else "default",
+        "trajectory": (str(trajectory_path) if trajectory_path is not None
+                       else "given" if trajectory is not None else "default"),
         "start_ns": int(traj.start_ns),
         "duration_s": float(traj.duration_s),
         "stereo_frames": int(len(cam_idx)),

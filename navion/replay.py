@@ -38,10 +38,12 @@ def _groundtruth(seq):
 
 
 def replay(seq, out_dir: str | Path, config: PipelineConfig = PipelineConfig(), max_frames: int | None = None,
-           progress: Callable[[int, int, float], None] | None = None) -> dict:
+           progress: Callable[[int, int, float], None] | None = None,
+           on_frame: Callable[[VioPipeline, object], None] | None = None) -> dict:
     """Runs :class:`VioPipeline` over ``seq`` (an opened sequence) and writes the run folder.
 
-    ``progress(done_frames, total_frames, sequence_time_s)`` is called after every frame.
+    ``progress(done_frames, total_frames, sequence_time_s)`` is called after every frame;
+    ``on_frame(pipeline, state)`` too (diagnostics, e.g. ``navion twin-gap``).
     Returns the summary written to ``summary.json``.
     """
     out = Path(out_dir)
@@ -64,6 +66,8 @@ def replay(seq, out_dir: str | Path, config: PipelineConfig = PipelineConfig(), 
                 workloads.write(json.dumps(workload_line(record)) + "\n")
                 if state is not None:
                     states.append(state)
+                if on_frame is not None:
+                    on_frame(pipeline, state)
                 if progress is not None:
                     progress(frames, total, (message.timestamp_ns - pipeline.first_frame_ns) * 1e-9)
         stopped_by = None

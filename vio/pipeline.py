@@ -160,12 +160,20 @@ class VioPipeline:
         self._last_good: NavState | None = None
         self._reset_pending = False
         self._odometry = StereoOdometry(self.rig)
+        # diagnostics of the last frame: the front-end's FeatureTracks and the solve (None without one)
+        self.last_tracks = None
+        self.last_solve = None
 
     # ------------------------------------------------------------------ stream
 
     @property
     def initialized(self) -> bool:
         return self._window is not None
+
+    @property
+    def window(self) -> SlidingWindow | None:
+        """The back-end's sliding window (None before initialisation); read-only use."""
+        return self._window
 
     def process(self, message) -> NavState | None:
         """Feeds one message; returns the NavState when ``message`` is a camera frame and
@@ -207,6 +215,7 @@ class VioPipeline:
         start = time.perf_counter()
         tracks = self.frontend.process(frame, R_pred)
         frontend_s = time.perf_counter() - start
+        self.last_tracks, self.last_solve = tracks, None
         self._last_frame_ns = t
 
         start = time.perf_counter()
@@ -352,6 +361,7 @@ class VioPipeline:
         marg = KernelCounters() if counting else None
         window.add_keyframe(t, KeyframeState(R, p, v, base.bg, base.ba), pim, ids, uv_l, uv_r, counters=marg)
         diagnostics = solve(window, self.config.solver)
+        self.last_solve = diagnostics
         workloads += [imu_wl, diagnostics.workload] if counting else []
         if counting and marg.ops.any():
             workloads.append(marg.to_workload("vio.backend.marginalize"))

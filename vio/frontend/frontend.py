@@ -73,6 +73,7 @@ class Frontend:
         self._spare_pyramids: list[ImagePyramid] = []  # buffers to recycle
         self._prev_ns = None
         self.last_timings_s = dict.fromkeys(STAGES, 0.0)
+        self.last_fb_error_px = np.zeros(0)  # diagnostics: KLT forward-backward distances of the last frame
 
     def _unpack(self, frame) -> tuple[int, np.ndarray, np.ndarray]:
         if isinstance(frame, StereoFrame):
@@ -122,6 +123,7 @@ class Frontend:
         if self._prev_pyramid is not None and n_prev:
             guess = rotation_guess(self.und0, tr.uv, R) if R is not None else None
             klt = klt_track(self._prev_pyramid, pyramid, tr.uv, cfg, guess)
+            fb_error = klt.fb_error_px[np.isfinite(klt.fb_error_px)]
             work = klt.forward + klt.backward
             wlf.count_klt(wl, work.setups, work.iterations, cfg.klt_window_px, *size, pyramid.levels)
             xy_prev = tr.xy
@@ -147,6 +149,7 @@ class Frontend:
             lap("ransac")
         else:
             tr.clear()
+            fb_error = np.zeros(0)
 
         n_existing = len(tr)
         det = self.detector.detect(left, tr.uv)
@@ -190,4 +193,5 @@ class Frontend:
         self._prev_pyramid, self._prev_ns = pyramid, t_ns
         lap("output")
         self.last_timings_s = timings
+        self.last_fb_error_px = fb_error
         return out

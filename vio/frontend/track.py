@@ -116,12 +116,14 @@ class KltStats:
 @dataclass(frozen=True)
 class KltResult:
     """Tracked positions (N, 2) float64 raw px (NaN where lost), ``ok`` (N,) bool, and the
-    work of the forward and backward passes (for the workload)."""
+    work of the forward and backward passes (for the workload). ``fb_error_px`` (N,): the
+    forward-backward distance [px] where both passes converged, NaN elsewhere (diagnostics)."""
 
     uv: np.ndarray
     ok: np.ndarray
     forward: KltStats
     backward: KltStats
+    fb_error_px: np.ndarray | None = None
 
 
 def klt_forward(prev: ImagePyramid, nxt: ImagePyramid, uv: np.ndarray, config: FrontendConfig,
@@ -145,17 +147,22 @@ def klt_forward(prev: ImagePyramid, nxt: ImagePyramid, uv: np.ndarray, config: F
 
 
 def fb_check(prev: ImagePyramid, nxt: ImagePyramid, uv: np.ndarray, fwd: np.ndarray, ok: np.ndarray,
-             config: FrontendConfig, guess: np.ndarray | None = None) -> KltStats:
+             config: FrontendConfig, guess: np.ndarray | None = None,
+             error_out: np.ndarray | None = None) -> KltStats:
     """Tracks ``fwd[ok]`` back from ``nxt`` into ``prev`` and clears ``ok`` (in place) where it
     does not return within ``fb_threshold_px`` of uv. The backward track starts from the
     forward prior displacement reversed (not from the answer uv, which would make the
-    check lenient). Returns the work of the backward pass."""
+    check lenient). Returns the work of the backward pass. ``error_out`` (N,), optional:
+    receives the forward-backward distance [px] of the points whose backward pass converged."""
     idx = np.flatnonzero(ok)
     if not len(idx):
         return KltStats()
     back_guess = None if guess is None else fwd[idx] - (guess[idx] - uv[idx])
     back, ok_back, stats = klt_forward(nxt, prev, fwd[idx], config, back_guess)
-    ok[idx] = ok_back & (np.linalg.norm(back - uv[idx], axis=1) <= config.fb_threshold_px)
+    error = np.linalg.norm(back - uv[idx], axis=1)
+    if error_out is not None:
+        error_out[idx[ok_back]] = error[ok_back]
+    ok[idx] = ok_back & (error <= config.fb_threshold_px)
     return stats
 
 
@@ -172,9 +179,10 @@ def klt_track(prev: ImagePyramid, nxt: ImagePyramid, uv: np.ndarray, config: Fro
     if len(uv) == 0:
         return KltResult(out, np.zeros(0, dtype=bool), KltStats(), KltStats())
     fwd, ok, forward = klt_forward(prev, nxt, uv, config, guess)
-    backward = fb_check(prev, nxt, uv, fwd, ok, config, guess)
+    fb_error = np.full(len(uv), np.nan)
+    backward = fb_check(prev, nxt, uv, fwd, ok, config, guess, fb_error)
     out[ok] = fwd[ok]
-    return KltResult(out, ok, forward, backward)
+    return KltResult(out, ok, forward, backward, fb_error)
 
 
 def rotation_guess(undistorter: Undistorter, uv_prev: np.ndarray, R_prev_cur: np.ndarray) -> np.ndarray:

@@ -6,7 +6,8 @@ random-walk biases (the model of Forster et al., T-RO 2017, Sec. IV; EuRoC/Kalib
 
 Continuous densities become discrete ones at dt = 1 / rate: white noise has std
 sigma_c / sqrt(dt), and each bias step b_{k+1} = b_k + sigma_rw * sqrt(dt) * N(0, 1).
-Both are multiplied by ``noise_scale``.
+Both are multiplied by ``noise_scale``. With ``vibration.enabled`` a fitted rotor-vibration
+process (datasets/synth/vibration.py, docs/imu_vibration.md) is added to both.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 from ..calibration import ImuCalibration
 from ..configuration import ConfigMixin
 from .trajectory import BodyTrajectory, TrajectorySample
+from .vibration import VibrationConfig, simulate_vibration
 
 _VECTOR_FIELDS = ("gravity_world", "initial_gyro_bias", "initial_accel_bias")
 
@@ -31,6 +33,7 @@ class ImuSimConfig(ConfigMixin):
         (0 = noise-free: no white noise and constant biases).
     gravity_world: gravity vector in the world frame [m/s^2].
     initial_gyro_bias [rad/s], initial_accel_bias [m/s^2]: biases at t = 0, IMU frame.
+    vibration: rotor-vibration model (off by default: the idealised datasheet IMU).
     """
 
     rate_hz: float = 200.0
@@ -38,8 +41,13 @@ class ImuSimConfig(ConfigMixin):
     gravity_world: tuple[float, float, float] = (0.0, 0.0, -9.81)
     initial_gyro_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
     initial_accel_bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    vibration: VibrationConfig = VibrationConfig(enabled=False)
 
     def __post_init__(self) -> None:
+        if isinstance(self.vibration, dict):
+            object.__setattr__(self, "vibration", VibrationConfig.from_dict(self.vibration))
+        if not isinstance(self.vibration, VibrationConfig):
+            raise ValueError(f"ImuSimConfig: 'vibration' must be a VibrationConfig, got {self.vibration!r}")
         for name in ("rate_hz", "noise_scale"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -110,7 +118,9 @@ def simulate_imu(traj: BodyTrajectory, imu: ImuCalibration, config: ImuSimConfig
     Noise densities come from ``imu`` (its ``rate_hz`` is not used: ``config.rate_hz``
     sets the rate). ``imu.T_body_imu`` may rotate the IMU w.r.t. the body; a lever arm
     is rejected, since the specific force at an offset point needs angular acceleration.
-    The same ``seed`` always gives the same series (``np.random.default_rng(seed)``).
+    The same ``seed`` always gives the same series (``np.random.default_rng(seed)``);
+    vibration, when enabled, draws from its own stream, so the noise and bias draws do not
+    change when it is switched on.
     """
     R_imu_body = imu_rotation(imu)
     step_ns = config.step_ns
@@ -127,5 +137,9 @@ def simulate_imu(traj: BodyTrajectory, imu: ImuCalibration, config: ImuSimConfig
     accel_bias = _random_walk(config.initial_accel_bias, s * imu.accel_random_walk * math.sqrt(dt), n, rng)
     gyro_noise = s * imu.gyro_noise_density / math.sqrt(dt) * rng.standard_normal((n, 3))
     accel_noise = s * imu.accel_noise_density / math.sqrt(dt) * rng.standard_normal((n, 3))
+    if config.vibration.enabled:
+        vib = simulate_vibration(np.linalg.norm(state.v_world, axis=1), dt, config.vibration, seed)
+        gyro = gyro + vib[:, :3]  # fitted in the IMU frame, as the readings are
+        accel = accel + vib[:, 3:]
     return ImuSeries(traj.start_ns + k * step_ns, gyro + gyro_bias + gyro_noise,
                      accel + accel_bias + accel_noise, gyro_bias, accel_bias)

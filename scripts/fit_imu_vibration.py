@@ -105,13 +105,18 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def vibration_level(x: np.ndarray, fs: float, window_s: float = 0.5) -> np.ndarray:
-    """Per-sample 20 Hz high-pass accel level (norm of the per-axis std over a moving window)."""
+def vibration_progress(x: np.ndarray, fs: float, t: np.ndarray, ground: tuple, flight: tuple,
+                       window_s: float = 0.5) -> np.ndarray:
+    """Per-sample progress from the ground (0) to the flight (1) vibration level: the mean over
+    the accel axes of log(level / ground level) / log(flight level / ground level), with the
+    level the 20 Hz high-pass std over a moving ``window_s`` window."""
     sos = signal.butter(4, HP_CUTOFF_HZ, "highpass", fs=fs, output="sos")
     h = signal.sosfiltfilt(sos, x[:, 3:], axis=0)
     w = int(round(window_s * fs))
-    kernel = np.ones(w) / w
-    return np.sqrt(sum(np.convolve(h[:, i] ** 2, kernel, mode="same") for i in range(3)))
+    level = np.sqrt(np.stack([np.convolve(h[:, i] ** 2, np.ones(w) / w, mode="same") for i in range(3)], axis=1))
+    g = np.median(level[(t >= ground[0]) & (t < ground[1])], axis=0)
+    f = np.median(level[(t >= flight[0]) & (t < flight[1])], axis=0)
+    return np.mean(np.log(level / g) / np.log(f / g), axis=1)
 
 
 def harmonics(f: np.ndarray, psd: np.ndarray, f_min: float) -> list[dict]:
@@ -204,11 +209,9 @@ def main(argv=None) -> int:
     fl = np.flatnonzero(labels == REGIMES.index("flight"))
     offset = (v_traj.start_ns - v_stamps[0]) * 1e-9
     rule_takeoff, rule_landing = offset + t_tw[fl[0]], offset + t_tw[fl[-1]] + dt
-    level = vibration_level(streams[V101_IMU][1], fs)
     t_imu = (v_stamps - v_stamps[0]) * 1e-9
-    g_lvl = np.median(level[t_imu < SPANS["ground"][2]])
-    f_lvl = np.median(level[(t_imu >= SPANS["flight"][1]) & (t_imu < SPANS["flight"][2])])
-    above = level > math.sqrt(g_lvl * f_lvl)
+    progress = vibration_progress(streams[V101_IMU][1], fs, t_imu, SPANS["ground"][1:], SPANS["flight"][1:])
+    above = progress > 0.5  # half-way (in log level) between the ground and the flight vibration
     long_runs = [(a, b) for a, b in _runs(above) if (b - a) * dt >= shortest_rest]
     real_onset, real_end = t_imu[long_runs[0][0]], t_imu[long_runs[-1][1] - 1] + dt
     rule = {"rest_speed_mps": round(float(rest_speed), 5), "min_rest_s": round(float(min_rest), 3),

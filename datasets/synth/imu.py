@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..calibration import ImuCalibration
-from ..configuration import ConfigMixin
+from ..configuration import ConfigError, ConfigMixin
 from .trajectory import BodyTrajectory, TrajectorySample
 from .vibration import VibrationConfig, simulate_vibration
 
@@ -47,7 +47,7 @@ class ImuSimConfig(ConfigMixin):
         if isinstance(self.vibration, dict):
             object.__setattr__(self, "vibration", VibrationConfig.from_dict(self.vibration))
         if not isinstance(self.vibration, VibrationConfig):
-            raise ValueError(f"ImuSimConfig: 'vibration' must be a VibrationConfig, got {self.vibration!r}")
+            raise ConfigError(f"ImuSimConfig: 'vibration' must be a VibrationConfig, got {self.vibration!r}")
         for name in ("rate_hz", "noise_scale"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

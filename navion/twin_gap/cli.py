@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, help="twin synthesis seed (default: SynthConfig's)")
     p.add_argument("--synth-config", dest="synth_config", metavar="YAML", help="synth options for the twin")
     p.add_argument("--max-frames", dest="max_frames", type=int, metavar="N",
-                   help="use only the first N stereo frames of the common span (and 1 s of IMU after them)")
+                   help="use only the first N stereo frames of the common span (and 2 s of IMU after them)")
     p.add_argument("--image-frames", dest="image_frames", type=int, default=40, metavar="N",
                    help="image statistics on at most N frames spread over the span (default 40)")
     p.add_argument("--no-vio", dest="vio", action="store_false",

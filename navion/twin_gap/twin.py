@@ -5,7 +5,9 @@ covers it (so its IMU stream can be compared over the same time, at rest and in 
 starting on the real camera stamps' IMU grid (a whole number of IMU steps before the first
 frame in the span). Its frames are captured at the real stereo stamps inside the span,
 each snapped to that grid (EuRoC stamps the frames at IMU instants, so the snap moves them
-by at most the real clock's jitter; the largest move is reported). The twin uses the real
+by at most the real clock's jitter; the largest move is reported). The grid step is the
+sensor.yaml IMU rate when the measured median step is within 0.1 % of it (EuRoC stamps are
+quantised to 256 ns: V1_01 steps are 4999936 or 5000192 ns), else the measured median. The twin uses the real
 sensor.yaml calibration, the real IMU rate and camera rate and the default SynthConfig
 (``--synth-config`` and ``--seed`` override it).
 """
@@ -22,7 +24,7 @@ from datasets.euroc import GroundTruth
 
 from .errors import TwinGapError
 
-FRAME_MARGIN_S = 1.0  # with --max-frames: the span ends this long after the last frame used
+FRAME_MARGIN_S = 2.0  # with --max-frames: the span ends this long after the last frame used
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ def common_span(seq, poses, max_frames: int | None = None) -> Span:
     if len(imu_ns) < 2 or len(frames) == 0:
         raise TwinGapError(f"{seq.root}: the real sequence needs IMU samples and stereo frames")
     step = int(round(float(np.median(np.diff(imu_ns)))))
+    nominal = getattr(getattr(seq, "imu", None), "rate_hz", None)
+    if nominal and abs(step * nominal * 1e-9 - 1.0) < 1e-3:  # clock quantisation (EuRoC: 256 ns): the nominal rate
+        step = int(round(1e9 / nominal))
     lo = max(int(poses.timestamps_ns[0]), int(imu_ns[0]))
     hi = min(int(poses.timestamps_ns[-1]), int(imu_ns[-1]))
     inside = frames[(frames >= lo + step) & (frames <= hi - step)]

@@ -26,10 +26,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     options = SynthConfig.from_yaml(args.config).to_dict() if args.config else {}
     for key in ("duration_s", "seed", "imu_noise_scale", "image_noise_sigma", "time_offset_ms",
-                "drop_frames", "start_offset_s", "renderer"):
+                "drop_frames", "start_offset_s", "renderer", "realism", "camera_rate_hz", "imu_rate_hz"):
         value = getattr(args, key)
         if value is not None:
             options[key] = value
+    if args.texture_source is not None:
+        options["texture"] = {**options.get("texture", {}), "source": args.texture_source}
     if args.exposure_flicker:
         options["exposure_flicker"] = True
     config = SynthConfig.from_dict(options)
@@ -171,6 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fraction of stereo frames to drop (default 0)")
     synth.add_argument("--renderer", choices=("boxes", "open3d"),
                        help="ray tracer: numba box tracer (default, faster) or open3d RaycastingScene")
+    synth.add_argument("--realism", choices=("realistic", "ideal"),
+                       help="realistic sensors (default: natural texture, optics, IMU vibration, calibration "
+                            "error; docs/synth_realism.md) or the idealised ones of unit tests")
+    synth.add_argument("--texture-source", metavar="DIR",
+                       help="texture the hall with the images in DIR instead of the fitted natural texture")
+    synth.add_argument("--camera-rate", dest="camera_rate_hz", type=float, metavar="HZ",
+                       help="stereo frame rate [Hz] (default 20); must divide the IMU rate")
+    synth.add_argument("--imu-rate", dest="imu_rate_hz", type=float, metavar="HZ",
+                       help="IMU rate [Hz] (default 200)")
     synth.add_argument("--exposure-flicker", action="store_true", help="vary exposure frame to frame")
     synth.add_argument("--overwrite", action="store_true", help="replace an existing sequence in --out")
     synth.set_defaults(func=_cmd_synth)

@@ -108,8 +108,58 @@ def texture_uv(u, v, s, grey, layer_inv_cell, layer_offset, layer_seed, coverage
 
 
 @njit(cache=True, inline="always")
-def surface_value(px, py, pz, s, frames, grey, layer_inv_cell, layer_offset, layer_seed, coverage, markers):
-    """Texture grey in [0, 1] of world point (px, py, pz) [m] on surface s (markers included)."""
+def _bilinear(data, start, size, x, y):
+    """Periodic bilinear sample of the size x size level at ``data[start:]`` at texel coords (x, y)."""
+    x -= 0.5
+    y -= 0.5
+    fx = math.floor(x)
+    fy = math.floor(y)
+    ax = x - fx
+    ay = y - fy
+    mask = size - 1
+    x0 = np.int64(fx) & mask
+    y0 = np.int64(fy) & mask
+    x1 = (x0 + 1) & mask
+    y1 = (y0 + 1) & mask
+    top = data[start + y0 * size + x0] * (1.0 - ax) + data[start + y0 * size + x1] * ax
+    bottom = data[start + y1 * size + x0] * (1.0 - ax) + data[start + y1 * size + x1] * ax
+    return top * (1.0 - ay) + bottom * ay
+
+
+@njit(cache=True, inline="always")
+def sample_tile(data, offset, size, t, x, y, footprint):
+    """Trilinear mip sample of tile t at texel coords (x, y) (level-0 texels, periodic).
+
+    footprint: the pixel's size on the surface [level-0 texels]. Mip maps after Williams
+    (SIGGRAPH 1983), with the level chosen so that the bilinear kernel (two texels of its
+    level wide) spans the footprint: level log2(footprint / 2), clamped to the pyramid,
+    blending the two nearest levels.
+    """
+    n_levels = offset.shape[1]
+    level = math.log2(0.5 * footprint) if footprint > 2.0 else 0.0
+    if level >= n_levels - 1:
+        return _bilinear(data, offset[t, n_levels - 1], 1, 0.0, 0.0)
+    lo = np.int64(math.floor(level))
+    w = level - lo
+    s_lo = size >> lo
+    v_lo = _bilinear(data, offset[t, lo], s_lo, x / (1 << lo), y / (1 << lo))
+    if w == 0.0:
+        return v_lo
+    v_hi = _bilinear(data, offset[t, lo + 1], s_lo >> 1, x / (1 << (lo + 1)), y / (1 << (lo + 1)))
+    return v_lo * (1.0 - w) + v_hi * w
+
+
+@njit(cache=True, inline="always")
+def surface_value(px, py, pz, s, footprint_m, tex):
+    """Texture grey in [0, 1] of world point (px, py, pz) [m] on surface s (markers included).
+
+    tex: (frames, grey, layer_inv_cell, layer_offset, layer_seed, coverage, markers,
+    surface_tile, tile_data, tile_offset, tile_size, inv_texel_m). A surface with
+    ``surface_tile[s] >= 0`` shows that tile at ``inv_texel_m`` texels per metre, sampled
+    at the pixel footprint ``footprint_m`` [m on the surface]; others the procedural blocks.
+    """
+    (frames, grey, layer_inv_cell, layer_offset, layer_seed, coverage, markers,
+     surface_tile, tile_data, tile_offset, tile_size, inv_texel_m) = tex
     dx = px - frames[s, 0, 0]
     dy = py - frames[s, 0, 1]
     dz = pz - frames[s, 0, 2]
@@ -121,16 +171,19 @@ def surface_value(px, py, pz, s, frames, grey, layer_inv_cell, layer_offset, lay
             dv = v - markers[m, 2]
             if abs(du) < markers[m, 3] and abs(dv) < markers[m, 3]:
                 return 0.5 + 0.45 * math.tanh(du / markers[m, 4]) * math.tanh(dv / markers[m, 4])
+    t = surface_tile[s]
+    if t >= 0:
+        g = sample_tile(tile_data, tile_offset, tile_size, t, u * inv_texel_m, v * inv_texel_m,
+                        footprint_m * inv_texel_m)
+        return grey[s, 0] + grey[s, 1] * g
     return texture_uv(u, v, s, grey, layer_inv_cell, layer_offset, layer_seed, coverage)
 
 
 @njit(cache=True, parallel=True)
-def texture_points(points, surface_ids, frames, grey, layer_inv_cell, layer_offset, layer_seed, coverage,
-                   markers, out):
-    """out[k] = texture grey of points[k] (world, [m]) on surface surface_ids[k]."""
+def texture_points(points, surface_ids, tex, out):
+    """out[k] = texture grey of points[k] (world, [m]) on surface surface_ids[k] (finest tile level)."""
     for k in prange(points.shape[0]):
-        out[k] = surface_value(points[k, 0], points[k, 1], points[k, 2], surface_ids[k], frames, grey,
-                               layer_inv_cell, layer_offset, layer_seed, coverage, markers)
+        out[k] = surface_value(points[k, 0], points[k, 1], points[k, 2], surface_ids[k], 0.0, tex)
 
 
 @njit(cache=True, parallel=True)
@@ -233,21 +286,22 @@ def gaussian(key, k, normal_table):
 
 @njit(cache=True, parallel=True)
 def render_image(bearings, tile_size, tile_count, tile_boxes, R_world_cam, p_world_cam,
-                 shell_lo, shell_hi, shell_faces, box_lo, box_hi, box_faces, shading,
-                 frames, grey, layer_inv_cell, layer_offset, layer_seed, coverage, markers,
-                 gain, noise_key, noise_sigma, normal_table, out, range_out, surface_out):
+                 shell_lo, shell_hi, shell_faces, box_lo, box_hi, box_faces, shading, tex, pixel_angle,
+                 gain, noise_key, noise_sigma, normal_table, out, radiance_out, range_out, surface_out):
     """Ray-trace and shade one camera image.
 
     bearings (H, W, 3): unit pixel bearings in the camera frame; tiles of tile_size^2
     pixels (row-major, ceil(W / tile_size) per row) with candidate obstacles from
-    :func:`cull_tiles`. Pixel (u, v) = 255 * gain * texture * shading[surface] +
-    noise_sigma * gaussian(noise_key, v * W + u, normal_table), rounded and clipped into
-    ``out`` (H, W) uint8. If range_out/surface_out are (H, W) (not empty) they receive
-    the hit distance [m from p_world_cam] and surface id. A miss gives NaN, -1 and 0.
+    :func:`cull_tiles`; tex: texture tables (:func:`surface_value`); pixel_angle: angle
+    subtended by one pixel [rad] (sets the texture footprint). Pixel (u, v) =
+    255 * gain * radiance + noise_sigma * gaussian(noise_key, v * W + u, normal_table),
+    rounded and clipped into ``out`` (H, W) uint8, where radiance = texture * shading.
+    Each of out, radiance_out (float32 radiance), range_out (hit distance [m from
+    p_world_cam]) and surface_out (surface id) is written when it is (H, W), skipped when
+    empty. A miss gives 0, 0, NaN and -1.
     """
-    height, width = out.shape
+    height, width = bearings.shape[0], bearings.shape[1]
     tiles_x = (width + tile_size - 1) // tile_size
-    want_hits = range_out.size > 0
     ox, oy, oz = p_world_cam[0], p_world_cam[1], p_world_cam[2]
     for row in prange(height):
         tile_row = (row // tile_size) * tiles_x
@@ -259,44 +313,59 @@ def render_image(bearings, tile_size, tile_count, tile_boxes, R_world_cam, p_wor
             tile = tile_row + col // tile_size
             t, s = _trace(ox, oy, oz, dx, dy, dz, tile_boxes[tile], tile_count[tile], shell_lo, shell_hi,
                           shell_faces, box_lo, box_hi, box_faces)
-            if want_hits:
-                range_out[row, col] = t if s >= 0 else np.nan
-                surface_out[row, col] = s
-            out[row, col] = _shade(ox, oy, oz, dx, dy, dz, t, s, row * width + col, shading, frames, grey,
-                                   layer_inv_cell, layer_offset, layer_seed, coverage, markers, gain,
-                                   noise_key, noise_sigma, normal_table)
+            _write_pixel(row, col, ox, oy, oz, dx, dy, dz, t, s, shading, tex, pixel_angle, gain, noise_key,
+                         noise_sigma, normal_table, out, radiance_out, range_out, surface_out)
 
 
 @njit(cache=True, inline="always")
-def _shade(ox, oy, oz, dx, dy, dz, t, s, pixel, shading, frames, grey, layer_inv_cell, layer_offset,
-           layer_seed, coverage, markers, gain, noise_key, noise_sigma, normal_table):
-    """uint8 value of a pixel whose ray (origin o, direction d) hits surface s at distance t (s < 0: miss)."""
-    if s < 0:
-        return np.uint8(0)
-    g = surface_value(ox + t * dx, oy + t * dy, oz + t * dz, s, frames, grey, layer_inv_cell,
-                      layer_offset, layer_seed, coverage, markers)
-    value = 255.0 * gain * g * shading[s]
-    if noise_sigma > 0.0:
-        value += noise_sigma * gaussian(noise_key, pixel, normal_table)
-    return np.uint8(min(max(math.floor(value + 0.5), 0.0), 255.0))
+def _radiance(ox, oy, oz, dx, dy, dz, t, s, shading, tex, pixel_angle):
+    """Radiance (texture x shading, [0, 1]) of a ray (origin o, unit direction d) hitting surface s at t [m]."""
+    frames = tex[0]
+    nx = frames[s, 1, 1] * frames[s, 2, 2] - frames[s, 1, 2] * frames[s, 2, 1]
+    ny = frames[s, 1, 2] * frames[s, 2, 0] - frames[s, 1, 0] * frames[s, 2, 2]
+    nz = frames[s, 1, 0] * frames[s, 2, 1] - frames[s, 1, 1] * frames[s, 2, 0]
+    cos_incidence = max(abs(dx * nx + dy * ny + dz * nz), 0.05)
+    footprint = t * pixel_angle / math.sqrt(cos_incidence)  # geometric mean of the footprint's axes
+    g = surface_value(ox + t * dx, oy + t * dy, oz + t * dz, s, footprint, tex)
+    return g * shading[s]
+
+
+@njit(cache=True, inline="always")
+def _write_pixel(row, col, ox, oy, oz, dx, dy, dz, t, s, shading, tex, pixel_angle, gain, noise_key,
+                 noise_sigma, normal_table, out, radiance_out, range_out, surface_out):
+    radiance = _radiance(ox, oy, oz, dx, dy, dz, t, s, shading, tex, pixel_angle) if s >= 0 else 0.0
+    if radiance_out.size > 0:
+        radiance_out[row, col] = radiance
+    if range_out.size > 0:
+        range_out[row, col] = t if s >= 0 else np.nan
+        surface_out[row, col] = s
+    if out.size > 0:
+        if s < 0:
+            out[row, col] = np.uint8(0)
+        else:
+            value = 255.0 * gain * radiance
+            if noise_sigma > 0.0:
+                value += noise_sigma * gaussian(noise_key, row * out.shape[1] + col, normal_table)
+            out[row, col] = np.uint8(min(max(math.floor(value + 0.5), 0.0), 255.0))
 
 
 @njit(cache=True, parallel=True)
-def shade_hits(bearings, R_world_cam, p_world_cam, range_in, surface_in, shading, frames, grey,
-               layer_inv_cell, layer_offset, layer_seed, coverage, markers, gain, noise_key, noise_sigma,
-               normal_table, out):
+def shade_hits(bearings, R_world_cam, p_world_cam, range_in, surface_in, shading, tex, pixel_angle, gain,
+               noise_key, noise_sigma, normal_table, out, radiance_out):
     """Shade an image from externally traced hits (range_in [m], surface_in, both (H, W)).
 
-    Same shading as :func:`render_image`; used with open3d's RaycastingScene as the tracer.
+    Same shading and outputs as :func:`render_image`; used with open3d's RaycastingScene.
     """
-    height, width = out.shape
+    height, width = bearings.shape[0], bearings.shape[1]
     ox, oy, oz = p_world_cam[0], p_world_cam[1], p_world_cam[2]
+    no_hits = np.empty((0, 0), dtype=np.float32)
+    no_surface = np.empty((0, 0), dtype=np.int32)
     for row in prange(height):
         for col in range(width):
             bx, by, bz = bearings[row, col, 0], bearings[row, col, 1], bearings[row, col, 2]
             dx = R_world_cam[0, 0] * bx + R_world_cam[0, 1] * by + R_world_cam[0, 2] * bz
             dy = R_world_cam[1, 0] * bx + R_world_cam[1, 1] * by + R_world_cam[1, 2] * bz
             dz = R_world_cam[2, 0] * bx + R_world_cam[2, 1] * by + R_world_cam[2, 2] * bz
-            out[row, col] = _shade(ox, oy, oz, dx, dy, dz, range_in[row, col], surface_in[row, col],
-                                   row * width + col, shading, frames, grey, layer_inv_cell, layer_offset,
-                                   layer_seed, coverage, markers, gain, noise_key, noise_sigma, normal_table)
+            _write_pixel(row, col, ox, oy, oz, dx, dy, dz, range_in[row, col], surface_in[row, col], shading,
+                         tex, pixel_angle, gain, noise_key, noise_sigma, normal_table, out, radiance_out,
+                         no_hits, no_surface)

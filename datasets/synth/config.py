@@ -2,10 +2,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from ..configuration import ConfigMixin
 from ..errors import DatasetError
+from .calibration_error import CalibrationErrorConfig
+from .texture import TextureConfig
+from .vibration import VibrationConfig
+
+REALISM_LEVELS = ("realistic", "ideal")
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,14 @@ class SynthConfig(ConfigMixin):
     png_compression: zlib level 0-9 of the written PNGs (lossless at every level).
     renderer: ray tracer, "boxes" (numba, the hall's boxes) or "open3d" (RaycastingScene);
         both give the same images (see datasets/synth/render.py).
+    realism: "realistic" (default: every section below as configured) or "ideal" (the
+        idealised sensors of unit tests: blocks texture, no optics or sensor effects, no
+        IMU vibration, exact calibration; the sections are ignored).
+    texture: surface textures (:class:`datasets.synth.texture.TextureConfig`).
+    calibration_error: true-versus-written calibration
+        (:class:`datasets.synth.calibration_error.CalibrationErrorConfig`).
+    imu_vibration: rotor vibration added to the IMU
+        (:class:`datasets.synth.vibration.VibrationConfig`, docs/imu_vibration.md).
     """
 
     duration_s: float | None = None
@@ -39,6 +52,14 @@ class SynthConfig(ConfigMixin):
     start_offset_s: float = 0.0
     png_compression: int = 1
     renderer: str = "boxes"
+    realism: str = "realistic"
+    texture: TextureConfig = field(default_factory=TextureConfig)
+    calibration_error: CalibrationErrorConfig = field(default_factory=CalibrationErrorConfig)
+    imu_vibration: VibrationConfig = field(default_factory=VibrationConfig)
+
+    @property
+    def ideal(self) -> bool:
+        return self.realism == "ideal"
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> None:
@@ -71,4 +92,6 @@ class SynthConfig(ConfigMixin):
             bad("seed", "must be >= 0")
         if self.renderer not in ("boxes", "open3d"):
             bad("renderer", "must be 'boxes' or 'open3d'")
+        if self.realism not in REALISM_LEVELS:
+            bad("realism", f"must be one of {', '.join(REALISM_LEVELS)}")
 

@@ -20,7 +20,10 @@ from ..errors import DatasetError
 from ..euroc_writer import EurocWriter
 from .config import SynthConfig
 from .imu import ImuSimConfig, simulate_imu
+from .calibration_error import true_camera
 from .render import StereoRenderer
+from .texture import build_bank
+from .vibration import VibrationConfig
 from .trajectory import BodyTrajectory, default_trajectory, trajectory_from_tum
 from .world import HallConfig, HallWorld, build_hall
 
@@ -52,8 +55,9 @@ def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None,
     else:
         traj = trajectory_from_tum(trajectory_path, duration_s=config.duration_s,
                                    start_offset_s=config.start_offset_s)
+    bank = None if config.ideal else build_bank(config.texture, str(trajectory_path or ""), config.seed)
     world = build_hall(HallConfig(), traj.positions(0.05), seed=config.seed,
-                       fit_to_trajectory=trajectory_path is not None or trajectory is not None)
+                       fit_to_trajectory=trajectory_path is not None or trajectory is not None, bank=bank)
     return SynthScene(traj, world, config)
 
 
@@ -113,11 +117,16 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
     traj = scene.trajectory
     cam0, cam1 = (replace(cam, rate_hz=config.camera_rate_hz) for cam in (cameras or euroc_cameras()))
     imu_cal = replace(imu_calibration or euroc_imu(), rate_hz=config.imu_rate_hz)
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3)]
-    imu_rng_seed, image_rng, frame_rng = int(rngs[0].integers(2**31)), rngs[1], rngs[2]
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(4)]
+    imu_rng_seed, image_rng, frame_rng, calibration_rng = int(rngs[0].integers(2**31)), rngs[1], rngs[2], rngs[3]
+    if config.ideal:
+        render_cams = (cam0, cam1)
+    else:
+        render_cams = tuple(true_camera(cam, config.calibration_error, calibration_rng) for cam in (cam0, cam1))
 
-    imu = simulate_imu(traj, imu_cal, ImuSimConfig(rate_hz=config.imu_rate_hz,
-                                                   noise_scale=config.imu_noise_scale), seed=imu_rng_seed)
+    vibration = VibrationConfig(enabled=False) if config.ideal else config.imu_vibration
+    imu = simulate_imu(traj, imu_cal, ImuSimConfig(rate_hz=config.imu_rate_hz, noise_scale=config.imu_noise_scale,
+                                                   vibration=vibration), seed=imu_rng_seed)
     imu_t_s = (imu.timestamps_ns - traj.start_ns) * 1e-9
     truth = traj.evaluate(imu_t_s)
     q_xyzw = Rotation.from_matrix(truth.R_world_body).as_quat()
@@ -133,7 +142,7 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
     offset_ns = int(round(config.time_offset_ms * 1e6))
     gains = _frame_gains(imu_t_s[cam_idx], config, frame_rng)
 
-    renderer = StereoRenderer(scene.world, (cam0, cam1), image_noise_sigma=config.image_noise_sigma,
+    renderer = StereoRenderer(scene.world, render_cams, image_noise_sigma=config.image_noise_sigma,
                               backend=config.renderer)
     with EurocWriter(out_dir, cam0, cam1, imu_cal, png_compression=config.png_compression,
                      overwrite=overwrite) as writer:

@@ -191,6 +191,8 @@ class StereoRenderer:
         self._box_lo = np.ascontiguousarray(world.obstacle_boxes[:, 0]).reshape(-1, 3)
         self._box_hi = np.ascontiguousarray(world.obstacle_boxes[:, 1]).reshape(-1, 3)
         self._no_hits = (np.zeros((0, 0), dtype=np.float32), np.zeros((0, 0), dtype=np.int32))
+        self._no_image = np.zeros((0, 0), dtype=np.uint8)
+        self._no_radiance = np.zeros((0, 0), dtype=np.float32)
 
     def _noise_keys(self, rng: np.random.Generator | None) -> np.ndarray:
         if self.image_noise_sigma == 0:
@@ -237,24 +239,28 @@ class StereoRenderer:
         return t_hit, surface
 
     def _render(self, i: int, T_world_body: np.ndarray, gain: float, key: np.uint64,
-                hits: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+                out: np.ndarray, radiance: np.ndarray, hits: tuple[np.ndarray, np.ndarray]) -> None:
+        """Fills whichever of out (uint8), radiance (float32) and hits (range, surface) are not empty."""
         R, p = self._camera_pose(i, T_world_body)
         cam, w = self.cameras[i], self.world
-        out = np.empty((cam.height, cam.width), dtype=np.uint8)
+        tex, pixel_angle = w.texture_tables(), 1.0 / cam.intrinsics[0]
         if self._scene is not None:
             t_hit, surface = self._cast_open3d(i, R, p)
             if hits[0].size:
                 hits[0][:], hits[1][:] = np.where(surface >= 0, t_hit, np.nan), surface
-            _kernels.shade_hits(self._bearings[i], R, p, t_hit, surface, w.shading, w.frames, w.grey,
-                                w.layer_inv_cell, w.layer_offset, w.layer_seed, w.coverage, w.markers,
-                                float(gain), np.uint64(key), self.image_noise_sigma, NORMAL_TABLE, out)
-            return out
+            _kernels.shade_hits(self._bearings[i], R, p, t_hit, surface, w.shading, tex, pixel_angle,
+                                float(gain), np.uint64(key), self.image_noise_sigma, NORMAL_TABLE, out, radiance)
+            return
         tile_count, tile_boxes = self._cull(i, R, p)
         _kernels.render_image(self._bearings[i], self.TILE, tile_count, tile_boxes, R, p,
                               w.bounds_min, w.bounds_max, w.shell_faces, self._box_lo, self._box_hi, w.box_faces,
-                              w.shading, w.frames, w.grey, w.layer_inv_cell, w.layer_offset, w.layer_seed,
-                              w.coverage, w.markers, float(gain), np.uint64(key), self.image_noise_sigma,
-                              NORMAL_TABLE, out, *hits)
+                              w.shading, tex, pixel_angle, float(gain), np.uint64(key), self.image_noise_sigma,
+                              NORMAL_TABLE, out, radiance, *hits)
+
+    def _image(self, i: int, T: np.ndarray, gain: float, key: np.uint64) -> np.ndarray:
+        cam = self.cameras[i]
+        out = np.empty((cam.height, cam.width), dtype=np.uint8)
+        self._render(i, T, gain, key, out, self._no_radiance, self._no_hits)
         return out
 
     def render(self, T_world_body: np.ndarray, rng: np.random.Generator | None = None,
@@ -267,7 +273,7 @@ class StereoRenderer:
         T = _check_pose(T_world_body)
         _check_gain(gain)
         keys = self._noise_keys(rng)
-        return [self._render(i, T, gain, keys[i], self._no_hits) for i in range(len(self.cameras))]
+        return [self._image(i, T, gain, keys[i]) for i in range(len(self.cameras))]
 
     def render_camera(self, i: int, T_world_body: np.ndarray, rng: np.random.Generator | None = None,
                       gain: float = 1.0) -> np.ndarray:
@@ -275,12 +281,23 @@ class StereoRenderer:
         self._check_index(i)
         T = _check_pose(T_world_body)
         _check_gain(gain)
-        return self._render(i, T, gain, self._noise_keys(rng)[i], self._no_hits)
+        return self._image(i, T, gain, self._noise_keys(rng)[i])
 
     def trace(self, i: int, T_world_body: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Hit distance (height, width) float32 [m from the camera centre] and surface id (int32) per pixel."""
         self._check_index(i)
         cam = self.cameras[i]
         hits = (np.empty((cam.height, cam.width), dtype=np.float32), np.empty((cam.height, cam.width), dtype=np.int32))
-        self._render(i, _check_pose(T_world_body), 1.0, np.uint64(0), hits)
+        self._render(i, _check_pose(T_world_body), 1.0, np.uint64(0), self._no_image, self._no_radiance, hits)
         return hits
+
+    def render_radiance(self, i: int, T_world_body: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Scene radiance (texture x shading in [0, 1], before gain, noise and quantisation) and
+        hit distance [m from the camera centre, NaN for a miss], both (height, width) float32,
+        of camera i with the body at T_world_body."""
+        self._check_index(i)
+        cam = self.cameras[i]
+        radiance = np.empty((cam.height, cam.width), dtype=np.float32)
+        hits = (np.empty((cam.height, cam.width), dtype=np.float32), np.empty((cam.height, cam.width), dtype=np.int32))
+        self._render(i, _check_pose(T_world_body), 1.0, np.uint64(0), self._no_image, radiance, hits)
+        return radiance, hits[0]

@@ -257,7 +257,8 @@ def simulate_vibration(speed_mps: np.ndarray, dt_s: float, config: VibrationConf
     model = load_vibration_model(config.parameters)
     if abs(1.0 / dt_s - model.rate_hz) > 1e-6 * model.rate_hz:
         raise DatasetError(f"vibration parameters were fitted at {model.rate_hz:g} Hz (an aliased spectrum); "
-                           f"they cannot be used at {1.0 / dt_s:g} Hz", config.parameters or SHIPPED_PARAMETERS)
+                           f"they cannot be used at {1.0 / dt_s:g} Hz (set imu_vibration: {{enabled: false}} in the synth "
+                           "config, or use --realism ideal)", config.parameters or SHIPPED_PARAMETERS)
     labels = regime_labels(speed, dt_s, model.rule)
     weights = regime_weights(labels, dt_s, config.crossfade_s)
     for r, name in enumerate(REGIMES):

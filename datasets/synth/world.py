@@ -20,6 +20,7 @@ import open3d as o3d
 from ..configuration import ConfigMixin
 from ..errors import DatasetError
 from . import _kernels
+from .texture import TextureBank, empty_bank
 
 LIGHT_DIRECTION = np.array([0.3, 0.5, 0.81]) / np.linalg.norm([0.3, 0.5, 0.81])
 AMBIENT = 0.55  # shading = AMBIENT + (1 - AMBIENT) * |n . LIGHT_DIRECTION|
@@ -125,6 +126,8 @@ class HallWorld:
     layer_seed: np.ndarray
     coverage: np.ndarray
     markers: np.ndarray = field(default_factory=lambda: np.zeros((0, 5)))
+    surface_tile: np.ndarray | None = None
+    bank: TextureBank = field(default_factory=empty_bank)
 
     @property
     def n_surfaces(self) -> int:
@@ -159,9 +162,13 @@ class HallWorld:
         return o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(self.vertices),
                                          o3d.utility.Vector3iVector(self.triangles))
 
-    def _texture_tables(self) -> tuple:
+    def texture_tables(self) -> tuple:
+        """The texture tables as the kernels take them (:func:`datasets.synth._kernels.surface_value`)."""
+        tiles = (self.surface_tile if self.surface_tile is not None
+                 else np.full(self.n_surfaces, -1, dtype=np.int64))
         return (self.frames, self.grey, self.layer_inv_cell, self.layer_offset, self.layer_seed,
-                self.coverage, self.markers)
+                self.coverage, self.markers, tiles, self.bank.data, self.bank.offset, np.int64(self.bank.size),
+                1.0 / self.bank.texel_m)
 
     def surface_intensity(self, points_world: np.ndarray, primitive_ids: np.ndarray) -> np.ndarray:
         """Texture grey (N,) float32 in [0, 1] at world points (N, 3) [m] on mesh triangles primitive_ids.
@@ -175,7 +182,7 @@ class HallWorld:
         if ids.size and (ids.min() < 0 or ids.max() >= 2 * self.n_surfaces):
             raise ValueError("primitive_ids out of range")
         out = np.empty(points.shape[0], dtype=np.float32)
-        _kernels.texture_points(points, ids // 2, *self._texture_tables(), out)
+        _kernels.texture_points(points, ids // 2, self.texture_tables(), out)
         return out
 
     def surface_at(self, points_world: np.ndarray, tol_m: float = 1e-6) -> np.ndarray:
@@ -272,8 +279,11 @@ def _face(lo: np.ndarray, hi: np.ndarray, f: int) -> tuple[np.ndarray, np.ndarra
 
 
 def build_hall(config: HallConfig = HallConfig(), trajectory_positions: np.ndarray | None = None,
-               seed: int = 0, fit_to_trajectory: bool = True) -> HallWorld:
+               seed: int = 0, fit_to_trajectory: bool = True, bank: TextureBank | None = None) -> HallWorld:
     """Build the hall, fitted around ``trajectory_positions`` (N, 3) [m, world] if given.
+
+    With a texture ``bank`` holding tiles, every surface shows one of them (drawn at
+    random, full grey range); otherwise the procedural blocks texture.
 
     With ``fit_to_trajectory=False`` the hall keeps the configured size (centred at
     x = y = 0, floor at z = 0) and the trajectory only keeps the obstacles away.
@@ -311,6 +321,11 @@ def build_hall(config: HallConfig = HallConfig(), trajectory_positions: np.ndarr
     angle = rng.uniform(0, np.pi / 2, size=(n, 1))
     span = rng.uniform(*config.grey_span_range, size=n)
     scale = rng.uniform(*config.surface_scale_range, size=(n, 1))
+    grey = np.column_stack([0.02 + rng.uniform(0, 1, size=n) * (0.96 - span), span])
+    surface_tile = None
+    if bank is not None and bank.n_tiles:
+        surface_tile = np.random.default_rng([seed, 1]).integers(0, bank.n_tiles, size=n).astype(np.int64)
+        grey = np.column_stack([np.zeros(n), np.ones(n)])
     return HallWorld(
         bounds_min=lo, bounds_max=hi,
         obstacle_boxes=np.array([[b_lo, b_hi] for b_lo, b_hi in obstacles]).reshape(-1, 2, 3),
@@ -319,9 +334,10 @@ def build_hall(config: HallConfig = HallConfig(), trajectory_positions: np.ndarr
         shading=AMBIENT + (1 - AMBIENT) * np.abs(np.cross(e0, e1) @ LIGHT_DIRECTION),
         frames=np.ascontiguousarray(np.stack([corners, np.cos(angle) * e0 + np.sin(angle) * e1,
                                               -np.sin(angle) * e0 + np.cos(angle) * e1], axis=1)),
-        grey=np.column_stack([0.02 + rng.uniform(0, 1, size=n) * (0.96 - span), span]),
+        grey=grey,
         layer_inv_cell=1.0 / (scale * np.array(config.cell_sizes_m)),
         layer_offset=rng.uniform(0, 1, size=(n, n_layers, 2)),
         layer_seed=rng.integers(0, 2**63, size=(n, n_layers), dtype=np.int64).astype(np.uint64),
         coverage=np.array((1.0, *config.coverage), dtype=np.float64),
+        surface_tile=surface_tile, bank=bank if bank is not None else empty_bank(),
     )

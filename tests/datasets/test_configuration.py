@@ -11,7 +11,7 @@ from datasets.synth.world import HallConfig
 
 
 def test_round_trip_through_dict_and_yaml(tmp_path):
-    cfg = SynthConfig(duration_s=12.5, seed=4, exposure_flicker=True, renderer="open3d")
+    cfg = SynthConfig(duration_s=12.5, seed=4, exposure_flicker=True, renderer="open3d", realism="ideal")
     assert SynthConfig.from_dict(cfg.to_dict()) == cfg
     hall = HallConfig(size_m=(10.0, 8.0, 4.0), n_boxes=3)
     path = tmp_path / "hall.yaml"

@@ -239,9 +239,8 @@ def test_culling_does_not_change_the_image(hall, renderer, cams):
     brute = np.empty_like(image)
     _kernels.render_image(renderer._bearings[0], renderer.TILE, np.full(n_tiles, n_boxes), everything, R, p,
                           hall.bounds_min, hall.bounds_max, hall.shell_faces, renderer._box_lo, renderer._box_hi,
-                          hall.box_faces, hall.shading, hall.frames, hall.grey, hall.layer_inv_cell,
-                          hall.layer_offset, hall.layer_seed, hall.coverage, hall.markers, 1.0, np.uint64(0), 0.0,
-                          NORMAL_TABLE, brute, *renderer._no_hits)
+                          hall.box_faces, hall.shading, hall.texture_tables(), 1.0 / cams[0].intrinsics[0], 1.0,
+                          np.uint64(0), 0.0, NORMAL_TABLE, brute, renderer._no_radiance, *renderer._no_hits)
     np.testing.assert_array_equal(image, brute)
 
 

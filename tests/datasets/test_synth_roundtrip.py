@@ -13,7 +13,7 @@ from datasets.euroc_writer import EurocWriter
 from datasets.synth.config import SynthConfig
 from datasets.synth.generate import generate_sequence, make_scene
 
-CONFIG = SynthConfig(duration_s=3.0, seed=3, image_noise_sigma=1.5)
+CONFIG = SynthConfig(realism="ideal", duration_s=3.0, seed=3, image_noise_sigma=1.5)
 
 
 @pytest.fixture(scope="module")
@@ -91,19 +91,19 @@ def _digest(folder) -> str:
 
 
 def test_deterministic_for_seed(tmp_path):
-    cfg = SynthConfig(duration_s=2.5, seed=11, imu_noise_scale=1.0, exposure_flicker=True,
+    cfg = SynthConfig(realism="ideal", duration_s=2.5, seed=11, imu_noise_scale=1.0, exposure_flicker=True,
                       drop_frames=0.2, time_offset_ms=5.0)
     a = generate_sequence(tmp_path / "a", cfg)
     b = generate_sequence(tmp_path / "b", cfg)
     assert a == b
     assert _digest(tmp_path / "a" / "mav0") == _digest(tmp_path / "b" / "mav0")
-    generate_sequence(tmp_path / "c", SynthConfig(duration_s=2.5, seed=12, exposure_flicker=True,
+    generate_sequence(tmp_path / "c", SynthConfig(realism="ideal", duration_s=2.5, seed=12, exposure_flicker=True,
                                                        drop_frames=0.2, time_offset_ms=5.0))
     assert _digest(tmp_path / "c" / "mav0") != _digest(tmp_path / "a" / "mav0")
 
 
 def test_perturbations_recorded(tmp_path):
-    cfg = SynthConfig(duration_s=2.5, seed=5, drop_frames=0.2, time_offset_ms=5.0)
+    cfg = SynthConfig(realism="ideal", duration_s=2.5, seed=5, drop_frames=0.2, time_offset_ms=5.0)
     meta = generate_sequence(tmp_path, cfg)
     seq = open_euroc(tmp_path, quiet=True)
     assert meta["dropped_frames"] == round(0.2 * 51)
@@ -133,7 +133,7 @@ def test_twin_sequence(tmp_path, euroc_groundtruth):
     """An MH_01 twin: stamps on the real sequence's clock, ground truth following the real poses."""
     from datasets.tum import read_tum
 
-    cfg = SynthConfig(duration_s=2.0, start_offset_s=50.0, seed=2)
+    cfg = SynthConfig(realism="ideal", duration_s=2.0, start_offset_s=50.0, seed=2)
     meta = generate_sequence(tmp_path, cfg, trajectory_path=euroc_groundtruth / "MH_01_easy.txt")
     seq = open_euroc(tmp_path, quiet=True)
     real = read_tum(euroc_groundtruth / "MH_01_easy.txt")

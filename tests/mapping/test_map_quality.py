@@ -50,7 +50,7 @@ class RenderedSequence:
 
 
 def test_map_precision_and_recall_at_true_poses():
-    config = SynthConfig(duration_s=T1_S + 1.0)
+    config = SynthConfig(realism="ideal", duration_s=T1_S + 1.0)
     scene = make_scene(config)
     sequence = RenderedSequence(scene, np.arange(T0_S, T1_S + 1e-9, STEP_S))
     build_config = MapBuildConfig(every_n_frames=1, count_workload=False)

@@ -21,7 +21,7 @@ def test_sgbm_points_match_the_true_ranges():
     The true range along each point's own bearing comes from open3d's RaycastingScene on the
     world mesh, cast from the rectified camera centre, so a frame error (rectification,
     T_body_cam, pose) would show as a large error."""
-    scene = make_scene(SynthConfig(duration_s=12.0))
+    scene = make_scene(SynthConfig(realism="ideal", duration_s=12.0))
     cam0, cam1 = euroc_cameras()
     sample = scene.trajectory.evaluate(np.array([10.0]))
     T_world_body = np.eye(4)

@@ -23,7 +23,7 @@ from navion.replay import replay_map
 @pytest.fixture(scope="module")
 def tiny_sequence(tmp_path_factory):
     out = tmp_path_factory.mktemp("map_seq")
-    generate_sequence(out, SynthConfig(duration_s=2.5, seed=5))
+    generate_sequence(out, SynthConfig(realism="ideal", duration_s=2.5, seed=5))
     return out
 
 

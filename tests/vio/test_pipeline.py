@@ -34,7 +34,7 @@ def test_real_fragment_static_init_and_stays_put(euroc_micro):
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     out = tmp_path_factory.mktemp("vio_synth")
-    generate_sequence(out, SynthConfig(duration_s=9.0, seed=21))
+    generate_sequence(out, SynthConfig(realism="ideal", duration_s=9.0, seed=21))
     return open_euroc(out, quiet=True)
 
 
@@ -72,7 +72,7 @@ def test_reset_on_lost_tracking(synthetic):
 
 def test_dynamic_initialization_in_flight(tmp_path, euroc_groundtruth):
     """A twin that starts mid-flight (MH_01 at 60 s): no rest, so visual-inertial alignment."""
-    generate_sequence(tmp_path, SynthConfig(duration_s=6.0, start_offset_s=60.0, seed=3),
+    generate_sequence(tmp_path, SynthConfig(realism="ideal", duration_s=6.0, start_offset_s=60.0, seed=3),
                       trajectory_path=euroc_groundtruth / "MH_01_easy.txt")
     seq = open_euroc(tmp_path, quiet=True)
     pipe, states = _run(seq)
@@ -89,7 +89,7 @@ def test_dynamic_initialization_in_flight(tmp_path, euroc_groundtruth):
 
 def test_dropped_frames_and_imu_gap(tmp_path, synthetic):
     """20 % of frames dropped: still accurate. A 0.3 s IMU gap: a reported reset, no crash."""
-    generate_sequence(tmp_path, SynthConfig(duration_s=9.0, seed=21, drop_frames=0.2))
+    generate_sequence(tmp_path, SynthConfig(realism="ideal", duration_s=9.0, seed=21, drop_frames=0.2))
     dropped = open_euroc(tmp_path, quiet=True)
     pipe, states = _run(dropped)
     assert pipe.resets == 0

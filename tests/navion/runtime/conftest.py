@@ -64,5 +64,5 @@ class Sink(Node):
 def short_sequence(tmp_path_factory):
     """A 1.6 s synthetic EuRoC-format sequence (33 stereo frames, starts at rest)."""
     out = tmp_path_factory.mktemp("runtime_seq")
-    generate_sequence(out, SynthConfig(duration_s=1.6, seed=7))
+    generate_sequence(out, SynthConfig(realism="ideal", duration_s=1.6, seed=7))
     return out

@@ -32,7 +32,7 @@ MAX_FRAMES = 40
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sweep")
-    generate_sequence(folder / "seq", SynthConfig(duration_s=2.5, seed=7))
+    generate_sequence(folder / "seq", SynthConfig(realism="ideal", duration_s=2.5, seed=7))
     path = folder / "spec.yaml"
     path.write_text(f"sequences: [seq]\nmax_frames: {MAX_FRAMES}\n"
                     "grid:\n  vio.frontend.max_features: [60, 120]\n  hw.codec_near: [0, 2]\n")

@@ -47,7 +47,7 @@ def test_real_fragment_ids_persist_while_nearly_static(real_run):
 @pytest.fixture(scope="module")
 def synth_run(tmp_path_factory):
     """4 s hall sequence (2 s rest, then motion), processed with gyro-exact rotations."""
-    config = SynthConfig(duration_s=4, seed=7)
+    config = SynthConfig(realism="ideal", duration_s=4, seed=7)
     out = tmp_path_factory.mktemp("synth_frontend")
     generate_sequence(out, config)
     scene = make_scene(config)

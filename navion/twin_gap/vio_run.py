@@ -6,8 +6,8 @@ Per frame, from :func:`navion.replay.replay`'s ``on_frame`` hook:
 - KLT forward-backward distance [px] of every temporally tracked point whose backward pass
   converged (before the threshold check);
 - RANSAC inlier ratio: tracks kept over tracks tested (after KLT) on frames with a test;
-- track length: frames a track id was seen, over the tracks that ended during the run
-  (tracks alive at the end are not counted);
+- track length: frames a track id was seen, over the tracks that ended during the run and,
+  censored at their length so far, those alive at the end;
 - back-end: reprojection RMS [px] of all stereo observations in the window after the solve
   (undistorted pinhole pixels, unweighted, 4-D residual as RMS per coordinate), and the
   solver's iterations (linearisations) per solve.
@@ -86,13 +86,14 @@ class Diagnostics:
             return float(np.median(values)) if len(values) else None
 
         tracks, stereo = np.asarray(self.tracks, float), np.asarray(self.stereo, float)
+        lengths = self.ended_lengths + [self._seen[i] for i in self._alive]
         return {
             "frames": len(self.tracks),
             "tracks_per_frame": med(tracks),
             "stereo_tracks_per_frame": med(stereo),
             "stereo_match_ratio": float(stereo.sum() / tracks.sum()) if tracks.sum() else None,
-            "track_length_median": med(self.ended_lengths),
-            "track_length_mean": float(np.mean(self.ended_lengths)) if self.ended_lengths else None,
+            "track_length_median": med(lengths),
+            "track_length_mean": float(np.mean(lengths)) if lengths else None,
             "klt_fb_error_median_px": med(self.fb_error),
             "klt_fb_error_p90_px": float(np.percentile(self.fb_error, 90)) if self.fb_error else None,
             "ransac_inlier_ratio": (float(np.sum(self.ransac_kept) / np.sum(self.ransac_tested))

@@ -20,9 +20,10 @@ Measures the two real fragments in ``../shared/data`` and writes
 - exposure time: edge widths in the moving MH_01 frames grow with the image velocity
   across the edge: sigma^2 = sigma_0^2 + (v_n t_exp)^2 / 12 (box blur of length v_n t_exp);
   robust line fit of sigma^2 against v_n^2 (v_n from dense optical flow).
-- auto-exposure: the target is the mean grey level of all real cam0 frames; the lag is
-  the AR(1) time constant of the per-frame mean brightness of the moving fragment (a
-  loose estimate: scene changes and the controller are not separable).
+- auto-exposure: the target is the mean grey level of all real cam0 frames; the lag: the
+  exposure step between consecutive MH_01 frames (median log-brightness change of tracked
+  patches, vignetting removed) regressed on the frame's log mean grey,
+  d log E = alpha (log target - log m), tau = -1 / log(1 - alpha) (loose: weak correlation).
 
 Usage: .venv/bin/python scripts/fit_camera_model.py [--data ../shared/data] [--out datasets/synth/camera_euroc.yaml]
 """
@@ -280,15 +281,33 @@ def fit_exposure(stack: np.ndarray, rate_hz: float) -> dict:
             "bins_speed_px_s_vs_median_sigma_sq": bins}
 
 
-def fit_auto_exposure(means: dict[str, np.ndarray]) -> dict:
+def fit_auto_exposure(means: dict[str, np.ndarray], stack: np.ndarray, camera, log_coefficients) -> dict:
+    """Exposure steps between consecutive MH_01 frames (tracked patches, vignetting removed)
+    regressed on the log mean grey: d log E_k = alpha (log target - log m_k)."""
+    smooth = [cv2.GaussianBlur(f.astype(np.float32), (0, 0), 3) for f in stack]
+    steps, ks = [], []
+    for k in range(len(stack) - 1):
+        p, q = klt(stack[k], stack[k + 1])
+        ia, ib = sample(smooth[k], p), sample(smooth[k + 1], q)
+        ok = (ia > 10) & (ib > 10) & (ia < 240) & (ib < 240)
+        if ok.sum() < 20:
+            continue
+        r1, r2 = radius(camera, p[ok]), radius(camera, q[ok])
+        y = np.log(ib[ok] / ia[ok]) - sum(c * (r2 ** (2 * i + 2) - r1 ** (2 * i + 2))
+                                          for i, c in enumerate(log_coefficients))
+        steps.append(np.median(y))
+        ks.append(k)
+    steps, ks = np.array(steps), np.array(ks)
+    log_m = np.log(means["euroc_mh01_moving"])
+    slope, intercept = np.polyfit(log_m[ks], steps, 1)
+    alpha = -slope
     all_means = np.concatenate(list(means.values()))
-    m = np.log(means["euroc_mh01_moving"])
-    m = m - m.mean()
-    rho = float(np.sum(m[1:] * m[:-1]) / np.sum(m[:-1] ** 2))
-    tau = float(-1.0 / np.log(rho)) if 0 < rho < 1 else float("nan")
     return {"target_grey": float(all_means.mean()),
             "per_fragment_mean_grey": {k: float(v.mean()) for k, v in means.items()},
-            "lag_frames": tau, "ar1_rho": rho}
+            "lag_frames": float(-1.0 / np.log(1.0 - alpha)) if 0 < alpha < 1 else float("nan"),
+            "alpha_per_frame": float(alpha), "regression_target_grey": float(np.exp(intercept / alpha)),
+            "correlation": float(np.corrcoef(log_m[ks], steps)[0, 1]),
+            "exposure_step_sd_log": float(steps.std()), "n_frame_pairs": int(len(steps))}
 
 
 def main(argv=None) -> int:
@@ -324,7 +343,8 @@ def main(argv=None) -> int:
     print("exposure ...", flush=True)
     expo = fit_exposure(images["euroc_mh01_moving", "cam0"], cal["cam0"].rate_hz)
     print(expo, flush=True)
-    ae = fit_auto_exposure({f: images[f, "cam0"].mean(axis=(1, 2)) for f in FRAGMENTS})
+    ae = fit_auto_exposure({f: images[f, "cam0"].mean(axis=(1, 2)) for f in FRAGMENTS},
+                           images["euroc_mh01_moving", "cam0"], cal["cam0"], vig["cam0"]["log_coefficients"])
     print(ae, flush=True)
 
     params = {
@@ -352,8 +372,8 @@ def main(argv=None) -> int:
                                       "value = geometric mean over fragments", **gain},
             "psf": {"method": "erf fits across edges of the averaged static V1_01 frames; lower quartile", **psf},
             "exposure": {"method": "MH_01 edge width^2 vs (image speed across the edge)^2, slope = t^2/12", **expo},
-            "auto_exposure": {"method": "target = mean grey of all real cam0 frames; lag = AR(1) time "
-                                        "constant of MH_01 log mean brightness (loose)", **ae},
+            "auto_exposure": {"method": "target = mean grey of all real cam0 frames; lag from the MH_01 "
+                                        "exposure steps (tracked patches) regressed on log mean grey (loose)", **ae},
         },
     }
     args.out.write_text("# Fitted by scripts/fit_camera_model.py; do not edit by hand.\n"

@@ -110,10 +110,9 @@ def motion_blur(radiance, range_m, bearings, R_s_mid, t_s_mid, intrinsics, model
             px, py, pz = (bx * rng, by * rng, bz * rng) if finite else (bx, by, bz)
             valid = k_count > 1
             for k in range(k_count):
-                R = R_s_mid[k]
-                x = R[0, 0] * px + R[0, 1] * py + R[0, 2] * pz
-                y = R[1, 0] * px + R[1, 1] * py + R[1, 2] * pz
-                z = R[2, 0] * px + R[2, 1] * py + R[2, 2] * pz
+                x = R_s_mid[k, 0, 0] * px + R_s_mid[k, 0, 1] * py + R_s_mid[k, 0, 2] * pz
+                y = R_s_mid[k, 1, 0] * px + R_s_mid[k, 1, 1] * py + R_s_mid[k, 1, 2] * pz
+                z = R_s_mid[k, 2, 0] * px + R_s_mid[k, 2, 1] * py + R_s_mid[k, 2, 2] * pz
                 if finite:
                     x += t_s_mid[k, 0]
                     y += t_s_mid[k, 1]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field, fields
 from ..configuration import ConfigMixin
 from ..errors import DatasetError
 from .calibration_error import CalibrationErrorConfig
+from .sensor_model import CameraSensorConfig
 from .texture import TextureConfig
 from .vibration import VibrationConfig
 
@@ -20,7 +21,8 @@ class SynthConfig(ConfigMixin):
     duration_s: length of the sequence [s]; None takes the whole trajectory.
     seed: drives IMU noise, image noise, world layout, frame drops and flicker.
     imu_noise_scale: multiplies EuRoC's imu0 densities and random walks (0 = noise-free).
-    image_noise_sigma: std of additive Gaussian image noise [grey levels].
+    image_noise_sigma: std of additive Gaussian image noise [grey levels], idealised sensors
+        only (realistic ones take the fitted Poisson-Gaussian noise, scaled by camera.noise_scale).
     time_offset_ms: camera stamp minus true capture time [ms] (t_cam_stamp = t_true + offset).
     drop_frames: fraction in [0, 1) of stereo frames removed from the output.
     exposure_flicker: vary the exposure gain from frame to frame (both cameras alike).
@@ -36,6 +38,8 @@ class SynthConfig(ConfigMixin):
     texture: surface textures (:class:`datasets.synth.texture.TextureConfig`).
     calibration_error: true-versus-written calibration
         (:class:`datasets.synth.calibration_error.CalibrationErrorConfig`).
+    camera: the camera sensor and optics model (:class:`datasets.synth.sensor_model.CameraSensorConfig`,
+        docs/camera_model.md): motion blur, lens blur, vignetting, camera gains, auto-exposure, noise.
     imu_vibration: rotor vibration added to the IMU
         (:class:`datasets.synth.vibration.VibrationConfig`, docs/imu_vibration.md).
     """
@@ -55,6 +59,7 @@ class SynthConfig(ConfigMixin):
     realism: str = "realistic"
     texture: TextureConfig = field(default_factory=TextureConfig)
     calibration_error: CalibrationErrorConfig = field(default_factory=CalibrationErrorConfig)
+    camera: CameraSensorConfig = field(default_factory=CameraSensorConfig)
     imu_vibration: VibrationConfig = field(default_factory=VibrationConfig)
 
     @property
@@ -94,4 +99,7 @@ class SynthConfig(ConfigMixin):
             bad("renderer", "must be 'boxes' or 'open3d'")
         if self.realism not in REALISM_LEVELS:
             bad("realism", f"must be one of {', '.join(REALISM_LEVELS)}")
+        if self.realism == "realistic" and self.image_noise_sigma != 1.0:
+            bad("image_noise_sigma", "applies to realism 'ideal' only; realistic twins take the fitted sensor "
+                                     "noise (scale it with camera: {noise_scale: K})")
 

@@ -22,6 +22,7 @@ from .config import SynthConfig
 from .imu import ImuSimConfig, simulate_imu
 from .calibration_error import true_camera
 from .render import StereoRenderer
+from .sensor_model import CameraSensorModel
 from .texture import build_bank
 from .vibration import VibrationConfig
 from .trajectory import BodyTrajectory, default_trajectory, trajectory_from_tum
@@ -95,6 +96,30 @@ def _capture_indices(camera_stamps_ns: np.ndarray, imu_stamps_ns: np.ndarray) ->
     return idx
 
 
+def _pose(states, k: int) -> np.ndarray:
+    """T_world_body (4, 4) of sample k of a TrajectorySample."""
+    T = np.eye(4)
+    T[:3, :3] = states.R_world_body[k]
+    T[:3, 3] = states.p_world_body[k]
+    return T
+
+
+def _expose(renderer: StereoRenderer, sensor: CameraSensorModel, traj: BodyTrajectory, t_capture_s: float,
+            frame: int, gain: float) -> list[np.ndarray]:
+    """Stereo images of frame ``frame`` captured at t_capture_s [s]: radiance rendered at the
+    capture (mid-exposure) pose, exposed over the poses of the exposure window (clipped to
+    the trajectory span); ``gain`` (exposure flicker) scales the scene's radiance."""
+    offsets = sensor.exposure_sample_offsets_s(frame)
+    states = traj.evaluate(np.clip(t_capture_s + offsets, 0.0, traj.duration_s))
+    poses = np.stack([_pose(states, j) for j in range(len(offsets))])
+    radiances, ranges = [], []
+    for i in range(len(renderer.cameras)):
+        radiance, range_m = renderer.render_radiance(i, poses[len(offsets) // 2])
+        radiances.append(radiance * np.float32(gain) if gain != 1.0 else radiance)
+        ranges.append(range_m)
+    return sensor.expose_stereo(radiances, ranges, poses, frame)
+
+
 def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
                       trajectory_path: str | Path | None = None, overwrite: bool = False,
                       progress: Callable[[int, int], None] | None = None, *,
@@ -144,16 +169,17 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
 
     renderer = StereoRenderer(scene.world, render_cams, image_noise_sigma=config.image_noise_sigma,
                               backend=config.renderer)
+    sensor = None if config.ideal else CameraSensorModel(config.camera, render_cams, seed=config.seed)
     with EurocWriter(out_dir, cam0, cam1, imu_cal, png_compression=config.png_compression,
                      overwrite=overwrite) as writer:
         writer.write_imu(imu.timestamps_ns, imu.gyro, imu.accel)
         writer.write_groundtruth(imu.timestamps_ns, truth.p_world_body, q_wxyz, truth.v_world,
                                  imu.gyro_bias, imu.accel_bias)
         for n, (k, gain) in enumerate(zip(cam_idx, gains)):
-            T = np.eye(4)
-            T[:3, :3] = truth.R_world_body[k]
-            T[:3, 3] = truth.p_world_body[k]
-            left, right = renderer.render(T, rng=image_rng, gain=float(gain))
+            if sensor is None:
+                left, right = renderer.render(_pose(truth, k), rng=image_rng, gain=float(gain))
+            else:
+                left, right = _expose(renderer, sensor, traj, float(imu_t_s[k]), n, float(gain))
             writer.add_stereo(int(imu.timestamps_ns[k]) + offset_ns, left, right)
             if progress is not None:
                 progress(n + 1, len(cam_idx))

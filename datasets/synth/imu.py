@@ -112,6 +112,22 @@ def ideal_readings(state: TrajectorySample, R_imu_body: np.ndarray, gravity_worl
     return state.omega_body @ R_imu_body.T, f_body @ R_imu_body.T
 
 
+def _vibration(traj: BodyTrajectory, speed: np.ndarray, dt: float, config: ImuSimConfig, seed: int) -> np.ndarray:
+    """Vibration (N, 6) at the N samples; regimes are decided on the trajectory's whole source
+    when it is a cut (a twin of part of a sequence), so a handheld stretch stays rotors-off."""
+    source = traj.source_speed()
+    if source is None:
+        return simulate_vibration(speed, dt, config.vibration, seed)
+    t_src, v_src = source
+    first = int(math.floor(min(t_src[0], 0.0) / dt))
+    last = int(math.ceil(max(t_src[-1], (len(speed) - 1) * dt) / dt))
+    grid = np.arange(first, last + 1) * dt
+    full = np.interp(grid, t_src, v_src)
+    inside = (grid >= 0) & (grid <= (len(speed) - 1) * dt + 1e-12)
+    full[np.flatnonzero(inside)[:len(speed)]] = speed  # the twin's own (spline) speed where it exists
+    return simulate_vibration(full, dt, config.vibration, seed)[-first:-first + len(speed)]
+
+
 def simulate_imu(traj: BodyTrajectory, imu: ImuCalibration, config: ImuSimConfig, seed: int) -> ImuSeries:
     """IMU samples at ``traj.start_ns + k * config.step_ns`` covering [0, traj.duration_s].
 
@@ -138,7 +154,7 @@ def simulate_imu(traj: BodyTrajectory, imu: ImuCalibration, config: ImuSimConfig
     gyro_noise = s * imu.gyro_noise_density / math.sqrt(dt) * rng.standard_normal((n, 3))
     accel_noise = s * imu.accel_noise_density / math.sqrt(dt) * rng.standard_normal((n, 3))
     if config.vibration.enabled:
-        vib = simulate_vibration(np.linalg.norm(state.v_world, axis=1), dt, config.vibration, seed)
+        vib = _vibration(traj, np.linalg.norm(state.v_world, axis=1), dt, config, seed)
         gyro = gyro + vib[:, :3]  # fitted in the IMU frame, as the readings are
         accel = accel + vib[:, 3:]
     return ImuSeries(traj.start_ns + k * step_ns, gyro + gyro_bias + gyro_noise,

@@ -67,6 +67,12 @@ class BodyTrajectory(ABC):
         n = int(np.floor(self.duration_s / step_s + 1e-9))
         return np.arange(n + 1) * step_s
 
+    def source_speed(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """Speed [m/s] over the whole source this trajectory was cut from, at times [s since
+        start_ns] (may be negative): (times, speeds). None when the trajectory is its own
+        source. Lets context-dependent models (IMU vibration regimes) see beyond the cut."""
+        return None
+
     def positions(self, step_s: float = 0.05) -> np.ndarray:
         """(N, 3) positions p_world_body [m] every ``step_s`` seconds."""
         return self.evaluate(self.sample_times(step_s)).p_world_body
@@ -212,11 +218,16 @@ _FIT_MARGIN_S = 0.5  # data fitted beyond the used window on each side, against 
 class _SplineTrajectory(BodyTrajectory):
     """Position B-spline and RotationSpline, both on times [s] since the first data stamp."""
 
-    def __init__(self, start_ns: int, duration_s: float, offset_s: float, position_spline, rotation_spline):
+    def __init__(self, start_ns: int, duration_s: float, offset_s: float, position_spline, rotation_spline,
+                 source_speed: tuple[np.ndarray, np.ndarray] | None = None):
         super().__init__(start_ns, duration_s)
         self._offset_s = offset_s
         self._pos = position_spline
         self._rot = rotation_spline
+        self._source_speed = source_speed
+
+    def source_speed(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return self._source_speed
 
     def _evaluate(self, t: np.ndarray) -> TrajectorySample:
         tt = t + self._offset_s
@@ -277,4 +288,20 @@ def trajectory_from_tum(path: str | Path, duration_s: float | None = None,
     if keys[-1] != i1:
         keys = np.r_[keys, i1]
     rot = RotationSpline(t_data[keys], Rotation.from_quat(gt.q_world_body_xyzw[keys]))
-    return _SplineTrajectory(start_ns, duration, offset_s, pos, rot)
+    return _SplineTrajectory(start_ns, duration, offset_s, pos, rot, _file_speed(t_data - offset_s, gt.p_world_body))
+
+
+def _file_speed(t_s: np.ndarray, p: np.ndarray, window_s: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
+    """Speed [m/s] of a whole ground-truth file: central differences of positions averaged
+    over ``window_s`` (damps the differentiated measurement noise); (times [s], speeds)."""
+    dt = np.diff(t_s)
+    if np.any(dt <= 0):
+        keep = np.r_[True, dt > 0]
+        t_s, p = t_s[keep], p[keep]
+        dt = np.diff(t_s)
+    distance = np.cumsum(np.r_[0.0, np.linalg.norm(np.diff(p, axis=0), axis=1)])
+    half = 0.5 * window_s
+    lo = np.interp(np.clip(t_s - half, t_s[0], t_s[-1]), t_s, distance)
+    hi = np.interp(np.clip(t_s + half, t_s[0], t_s[-1]), t_s, distance)
+    span = np.clip(t_s + half, t_s[0], t_s[-1]) - np.clip(t_s - half, t_s[0], t_s[-1])
+    return t_s, (hi - lo) / np.maximum(span, 1e-9)

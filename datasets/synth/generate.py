@@ -46,8 +46,11 @@ class SynthScene:
 
 
 def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None,
-               trajectory: BodyTrajectory | None = None) -> SynthScene:
-    """Builds the trajectory (given, default or TUM twin) and a hall that encloses it."""
+               trajectory: BodyTrajectory | None = None, scene_hint: str | None = None) -> SynthScene:
+    """Builds the trajectory (given, default or TUM twin) and a hall that encloses it.
+
+    scene_hint: a name holding the EuRoC sequence the scene copies (picks the texture
+    profile); default the trajectory file's name."""
     if trajectory is not None:
         traj = trajectory
     elif trajectory_path is None:
@@ -56,7 +59,7 @@ def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None,
     else:
         traj = trajectory_from_tum(trajectory_path, duration_s=config.duration_s,
                                    start_offset_s=config.start_offset_s)
-    bank = None if config.ideal else build_bank(config.texture, str(trajectory_path or ""), config.seed)
+    bank = None if config.ideal else build_bank(config.texture, scene_hint or str(trajectory_path or ""), config.seed)
     world = build_hall(HallConfig(), traj.positions(0.05), seed=config.seed,
                        fit_to_trajectory=trajectory_path is not None or trajectory is not None, bank=bank)
     return SynthScene(traj, world, config)
@@ -126,7 +129,7 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
                       trajectory: BodyTrajectory | None = None,
                       cameras: tuple[CameraCalibration, CameraCalibration] | None = None,
                       imu_calibration: ImuCalibration | None = None,
-                      camera_stamps_ns: np.ndarray | None = None) -> dict:
+                      camera_stamps_ns: np.ndarray | None = None, scene_hint: str | None = None) -> dict:
     """Writes ``out_dir/mav0`` and ``out_dir/navion_synth.json``; returns that metadata.
 
     ``trajectory`` (instead of ``trajectory_path``) gives the body trajectory directly;
@@ -134,11 +137,11 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
     replaced by the config's); ``camera_stamps_ns`` lists the capture instants (int64 ns,
     on the IMU grid ``trajectory.start_ns + k * step``) instead of every
     ``imu_rate / camera_rate``-th IMU sample. ``progress(done, total)`` is called after
-    each rendered stereo frame.
+    each rendered stereo frame. ``scene_hint``: see :func:`make_scene`.
     """
     if trajectory is not None and trajectory_path is not None:
         raise ValueError("give trajectory or trajectory_path, not both")
-    scene = make_scene(config, trajectory_path, trajectory)
+    scene = make_scene(config, trajectory_path, trajectory, scene_hint)
     traj = scene.trajectory
     cam0, cam1 = (replace(cam, rate_hz=config.camera_rate_hz) for cam in (cameras or euroc_cameras()))
     imu_cal = replace(imu_calibration or euroc_imu(), rate_hz=config.imu_rate_hz)

@@ -20,6 +20,7 @@ Tiles come either from the fitted *natural* model or from the user's own images
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,8 +44,8 @@ class TextureConfig(ConfigMixin):
     model: "natural" (fitted tiles, or the user's images with ``source``) or "blocks"
         (the procedural rectangles of :func:`datasets.synth._kernels.texture_uv`).
     profile: fitted environment in the parameter file ("machine_hall", "vicon_room"),
-        or "auto": chosen from the trajectory file name (``MH_*`` machine hall, ``V*``
-        vicon room; otherwise machine hall).
+        or "auto": chosen from the EuRoC sequence name in the trajectory file name (or the
+        scene hint of a twin): V1_xx and V2_xx the vicon room, otherwise the machine hall.
     source: folder of the user's own texture images (overrides the fitted model).
     parameters: fitted parameter file; None = the shipped ``texture_euroc.yaml``.
     tiles: number of distinct tiles (surfaces pick one at random).
@@ -112,12 +113,13 @@ def load_parameters(path: str | Path | None, profile: str) -> NaturalTexturePara
     return params
 
 
-def resolve_profile(config: TextureConfig, trajectory_name: str | None) -> str:
-    """The environment profile: the configured one, or from the trajectory's file name."""
+def resolve_profile(config: TextureConfig, scene_name: str | None) -> str:
+    """The environment profile: the configured one, or from an EuRoC sequence name in
+    ``scene_name`` (a trajectory or sequence path: ``V1_01``, ``v101``, ``V2_03`` ... give the
+    vicon room; anything else, ``MH_01`` included, the machine hall)."""
     if config.profile != "auto":
         return config.profile
-    name = Path(trajectory_name).name.upper() if trajectory_name else ""
-    return "vicon_room" if name.startswith("V") else "machine_hall"
+    return "vicon_room" if scene_name and re.search(r"(?i)v[12]_?0[1-3]", Path(scene_name).name) else "machine_hall"
 
 
 def _power_law_noise(size: int, slope: float, rng: np.random.Generator) -> np.ndarray:
@@ -259,13 +261,13 @@ def mip_bank(tiles: list[np.ndarray], texel_m: float) -> TextureBank:
     return TextureBank(np.concatenate(chunks).astype(np.float32), offset, size, float(texel_m))
 
 
-def build_bank(config: TextureConfig, trajectory_name: str | None, seed: int) -> TextureBank:
+def build_bank(config: TextureConfig, scene_name: str | None, seed: int) -> TextureBank:
     """The texture bank of a scene (empty for the blocks model). Deterministic in ``seed``."""
     if config.model == "blocks":
         return empty_bank()
     if config.source is not None:
         return mip_bank(image_tiles(config.source, config.tile_texels), config.texel_m)
-    params = load_parameters(config.parameters, resolve_profile(config, trajectory_name))
+    params = load_parameters(config.parameters, resolve_profile(config, scene_name))
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 7]).spawn(config.tiles)]
     tiles = [natural_tile(params, config.tile_texels, config.texel_m, rng) for rng in rngs]
     return mip_bank(tiles, config.texel_m)

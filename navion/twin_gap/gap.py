@@ -62,6 +62,12 @@ def measure(view, traj, dense_gt: bool, out: Path, image_frames: int, vio: bool,
     return result
 
 
+def _sequence_name(path) -> str:
+    """The sequence's folder name (the folder above ``mav0``; a zip's stem)."""
+    p = Path(path).resolve()
+    return p.parent.name if p.name == "mav0" else p.stem
+
+
 def twin_gap(real_path: str | Path, out_dir: str | Path, twin_path: str | Path | None = None,
              groundtruth: str | Path | None = None, seed: int | None = None, synth_config: str | Path | None = None,
              max_frames: int | None = None, image_frames: int = DEFAULT_IMAGE_FRAMES, vio: bool = True,
@@ -95,7 +101,8 @@ def twin_gap(real_path: str | Path, out_dir: str | Path, twin_path: str | Path |
     if twin_path is None:
         twin_dir = out / "twin" / "sequence"
         with progress_bar("synthesising twin", unit="frames") as advance:
-            synthesize_twin(real, traj, span, twin_dir, seed=seed, synth_config=synth_config, progress=advance)
+            synthesize_twin(real, traj, span, twin_dir, seed=seed, synth_config=synth_config, progress=advance,
+                            scene_hint=_sequence_name(real_path))
         twin = open_sequence(twin_dir, quiet=True)
         twin_frames = np.asarray(twin.stereo_timestamps_ns)
     else:

@@ -96,11 +96,12 @@ def common_span(seq, poses, max_frames: int | None = None) -> Span:
 
 
 def write_groundtruth_tum(poses, path: Path, span: Span) -> Path:
-    """TUM file of the ground truth around the span (0.5 s either side, for the spline fit)."""
+    """TUM file of the whole ground truth (the twin is cut from it at the span; the whole
+    file lets the IMU vibration model see whether the rotors spin, docs/imu_vibration.md)."""
     from datasets.tum import write_tum
 
     t = poses.timestamps_ns
-    sel = (t >= span.start_ns - 500_000_000) & (t <= span.end_ns + 500_000_000)
+    sel = np.ones(len(t), dtype=bool)
     q_xyzw = Rotation.from_matrix(poses.R_world_body[sel]).as_quat()
     path.parent.mkdir(parents=True, exist_ok=True)
     return write_tum(path, t[sel], poses.p_world_body[sel], q_xyzw)
@@ -126,7 +127,7 @@ def span_trajectory(tum_path: Path, span: Span):
 
 def synthesize_twin(seq, traj, span: Span, out_dir: Path, seed: int | None = None,
                     synth_config: str | Path | None = None,
-                    progress: Callable[[int, int], None] | None = None) -> dict:
+                    progress: Callable[[int, int], None] | None = None, scene_hint: str | None = None) -> dict:
     """Renders the twin into ``out_dir`` (overwritten) and returns its metadata."""
     from dataclasses import replace
 
@@ -144,7 +145,7 @@ def synthesize_twin(seq, traj, span: Span, out_dir: Path, seed: int | None = Non
     config = replace(config, duration_s=None, start_offset_s=0.0)
     return generate_sequence(out_dir, config, overwrite=True, progress=progress, trajectory=traj,
                              cameras=(seq.cam0, seq.cam1), imu_calibration=seq.imu,
-                             camera_stamps_ns=span.twin_frames_ns)
+                             camera_stamps_ns=span.twin_frames_ns, scene_hint=scene_hint)
 
 
 class SpanView:

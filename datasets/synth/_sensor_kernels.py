@@ -225,22 +225,24 @@ def motion_blur(radiance, range_m, bearings, R_s_mid, t_s_mid, intrinsics, model
         i0 = min(ci * g, h - 1)
         i1 = min(i0 + g, h - 1)
         fy = (i - i0) / (i1 - i0) if i1 > i0 else 0.0
+        # displacement of the node paths interpolated to this row, at every grid column
+        edge_u = np.empty((gw, k_count))
+        edge_v = np.empty((gw, k_count))
+        if gh > 1:
+            for gj in range(gw):
+                jn = min(gj * g, w - 1)
+                for k in range(k_count):
+                    edge_u[gj, k] = (1.0 - fy) * grid_u[ci, gj, k] + fy * grid_u[ci + 1, gj, k] - jn
+                    edge_v[gj, k] = (1.0 - fy) * (grid_v[ci, gj, k] - i0) + fy * (grid_v[ci + 1, gj, k] - i1)
         for j in range(w):
             cj = min(j // g, cw - 1)
             if cell_ok[ci, cj]:
                 j0 = min(cj * g, w - 1)
                 j1 = min(j0 + g, w - 1)
                 fx = (j - j0) / (j1 - j0) if j1 > j0 else 0.0
-                w00 = (1.0 - fy) * (1.0 - fx)
-                w01 = (1.0 - fy) * fx
-                w10 = fy * (1.0 - fx)
-                w11 = fy * fx
                 for k in range(k_count):
-                    # interpolate the displacement from each node's own pixel
-                    us[k] = j + (w00 * (grid_u[ci, cj, k] - j0) + w01 * (grid_u[ci, cj + 1, k] - j1)
-                                 + w10 * (grid_u[ci + 1, cj, k] - j0) + w11 * (grid_u[ci + 1, cj + 1, k] - j1))
-                    vs[k] = i + (w00 * (grid_v[ci, cj, k] - i0) + w01 * (grid_v[ci, cj + 1, k] - i0)
-                                 + w10 * (grid_v[ci + 1, cj, k] - i1) + w11 * (grid_v[ci + 1, cj + 1, k] - i1))
+                    us[k] = j + edge_u[cj, k] + fx * (edge_u[cj + 1, k] - edge_u[cj, k])
+                    vs[k] = i + edge_v[cj, k] + fx * (edge_v[cj + 1, k] - edge_v[cj, k])
             elif not _reproject(i, j, range_m, bearings, R_s_mid, t_s_mid, fu, fv, cu, cv, model, distortion,
                                 us, vs):
                 out[i, j] = radiance[i, j]

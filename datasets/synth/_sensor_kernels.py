@@ -87,25 +87,29 @@ def bilinear(image, u, v):
 
 
 @njit(cache=True, inline="always")
-def _path_average(radiance, us, vs, k_count, step_px):
-    """Mean of the radiance along the polyline (us, vs) (K points), midpoint sub-steps <= step_px."""
+def _path_average(radiance, us, vs, k_count, step_px, seg_len):
+    """Mean of the radiance along the polyline (us, vs) (K points), midpoint sub-steps <= step_px.
+
+    seg_len: scratch (K - 1,). Same sums as :func:`motion_blur_exact`, with fewer divisions
+    and square roots and an unclamped float32 loop for segments inside the image."""
     h, w = radiance.shape
     total_len = 0.0
     for k in range(k_count - 1):
         du, dv = us[k + 1] - us[k], vs[k + 1] - vs[k]
-        total_len += math.sqrt(du * du + dv * dv)  # not math.hypot: libm hypot is slow
+        seg_len[k] = math.sqrt(du * du + dv * dv)  # not math.hypot: libm hypot is slow
+        total_len += seg_len[k]
     scale = min(MAX_PATH_SAMPLES / max(total_len / step_px, 1.0), 1.0) / step_px  # shrink sub-steps if too many
     acc = 0.0
     for k in range(k_count - 1):
         du, dv = us[k + 1] - us[k], vs[k + 1] - vs[k]
-        n = int(math.ceil(math.sqrt(du * du + dv * dv) * scale))
-        n = max(n, 1)
+        n = max(int(math.ceil(seg_len[k] * scale)), 1)
+        inv_n = 1.0 / n
         seg = 0.0
         inside = (min(us[k], us[k + 1]) >= 0.0 and max(us[k], us[k + 1]) < w - 1.0
                   and min(vs[k], vs[k + 1]) >= 0.0 and max(vs[k], vs[k + 1]) < h - 1.0)
         if inside:  # no clamping needed: the segment lies inside the image
-            su, sv = np.float32(du / n), np.float32(dv / n)
-            u, v = np.float32(us[k] + 0.5 * du / n), np.float32(vs[k] + 0.5 * dv / n)
+            su, sv = np.float32(du * inv_n), np.float32(dv * inv_n)
+            u, v = np.float32(us[k] + 0.5 * du * inv_n), np.float32(vs[k] + 0.5 * dv * inv_n)
             seg32 = np.float32(0.0)
             for m in range(n):
                 i0 = int(v)
@@ -122,9 +126,9 @@ def _path_average(radiance, us, vs, k_count, step_px):
             seg = np.float64(seg32)
         else:
             for m in range(n):
-                f = (m + 0.5) / n
+                f = (m + 0.5) * inv_n
                 seg += bilinear(radiance, us[k] + f * du, vs[k] + f * dv)
-        acc += seg / n
+        acc += seg * inv_n
     return acc / (k_count - 1)
 
 
@@ -221,6 +225,7 @@ def motion_blur(radiance, range_m, bearings, R_s_mid, t_s_mid, intrinsics, model
     for i in prange(h):
         us = np.empty(k_count)
         vs = np.empty(k_count)
+        seg_len = np.empty(k_count - 1)
         ci = min(i // g, ch - 1)
         i0 = min(ci * g, h - 1)
         i1 = min(i0 + g, h - 1)
@@ -253,7 +258,7 @@ def motion_blur(radiance, range_m, bearings, R_s_mid, t_s_mid, intrinsics, model
             if span < min_path:
                 out[i, j] = radiance[i, j]
             else:
-                out[i, j] = _path_average(radiance, us, vs, k_count, step_px)
+                out[i, j] = _path_average(radiance, us, vs, k_count, step_px, seg_len)
 
 
 @njit(cache=True, parallel=True)

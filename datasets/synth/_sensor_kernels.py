@@ -112,13 +112,13 @@ def _path_average(radiance, us, vs, k_count, step_px, seg_len):
             u, v = np.float32(us[k] + 0.5 * du * inv_n), np.float32(vs[k] + 0.5 * dv * inv_n)
             seg32 = np.float32(0.0)
             for m in range(n):
-                i0 = int(v)
-                j0 = int(u)
-                fy, fx = v - i0, u - j0
+                i0 = np.uint64(v)  # unsigned indices: no negative-index wraparound branches
+                j0 = np.uint64(u)
+                fy, fx = v - np.float32(i0), u - np.float32(j0)
                 a = radiance[i0, j0]
-                b = radiance[i0, j0 + 1]
-                c = radiance[i0 + 1, j0]
-                e = radiance[i0 + 1, j0 + 1]
+                b = radiance[i0, j0 + np.uint64(1)]
+                c = radiance[i0 + np.uint64(1), j0]
+                e = radiance[i0 + np.uint64(1), j0 + np.uint64(1)]
                 top = a + (b - a) * fx
                 seg32 += top + ((c + (e - c) * fx) - top) * fy
                 u += su

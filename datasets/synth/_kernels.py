@@ -27,6 +27,7 @@ import warnings
 
 import numpy as np
 from numba import njit, prange
+from scipy.special import ndtri
 
 # Debian's TBB is older than numba wants; numba then falls back to OpenMP, which is
 # what we want anyway. Its one-off warning would only confuse users.
@@ -43,6 +44,7 @@ _S16 = np.uint64(16)
 _S48 = np.uint64(48)
 _MASK8 = np.uint64(0xFF)
 _MASK16 = np.uint64(0xFFFF)
+NORMAL_TABLE = ndtri((np.arange(2**16) + 0.5) / 2**16)  # equiprobable N(0, 1) quantiles (float64)
 CELL_INDEX_OFFSET = 1 << 40  # keeps cell indices positive before the uint64 cast
 RECT_MAX_INSET = 0.35  # a rectangle's edges lie within this fraction of the cell border
 

@@ -2,8 +2,8 @@
 
 - :func:`motion_blur`: time average of the radiance over the exposure by a gather-based
   line integral along each pixel's image path, reprojected on a coarse grid and interpolated
-  (exact per-pixel reprojection at depth edges); :func:`motion_blur_exact` reprojects every
-  pixel (slow reference).
+  (exact per-pixel reprojection at depth edges); tests/datasets/test_sensor_model.py keeps
+  the per-pixel reprojection of every pixel as its slow reference.
 - :func:`expose_and_digitise`: vignetting x gain x exposure, Poisson-Gaussian noise from a
   counter-based generator, 8-bit rounding with clipping.
 
@@ -16,7 +16,9 @@ import math
 
 import numpy as np
 from numba import njit, prange
-from scipy.special import ndtri
+
+from ._kernels import NORMAL_TABLE as _NORMAL_TABLE_F64
+from ._kernels import mix64
 
 DISTORTION_CODES = {"none": 0, "radial-tangential": 1, "equidistant": 2}
 MAX_PATH_SAMPLES = 256  # cap on radiance samples per pixel (a 128 px blur at 0.5 px steps)
@@ -25,19 +27,7 @@ BLUR_GRID_RANGE_TOL = 0.03  # ... unless the range in the grid cell varies by mo
 BLUR_MIN_PATH_PX = 0.05  # ... pixels whose whole path is shorter keep their radiance
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
-_MIX2 = np.uint64(0x94D049BB133111EB)
-
-
-@njit(cache=True, inline="always")
-def mix64(z):
-    """SplitMix64 finaliser (Steele, Lea, Flood, OOPSLA 2014) of a uint64."""
-    z = (z ^ (z >> np.uint64(30))) * _MIX1
-    z = (z ^ (z >> np.uint64(27))) * _MIX2
-    return z ^ (z >> np.uint64(31))
-
-
-NORMAL_TABLE = ndtri((np.arange(2**16) + 0.5) / 2**16).astype(np.float32)  # equiprobable N(0, 1) quantiles
+NORMAL_TABLE = _NORMAL_TABLE_F64.astype(np.float32)  # the renderer's equiprobable N(0, 1) quantiles
 
 
 @njit(cache=True, inline="always")
@@ -90,8 +80,8 @@ def bilinear(image, u, v):
 def _path_average(radiance, us, vs, k_count, step_px, seg_len):
     """Mean of the radiance along the polyline (us, vs) (K points), midpoint sub-steps <= step_px.
 
-    seg_len: scratch (K - 1,). Same sums as :func:`motion_blur_exact`, with fewer divisions
-    and square roots and an unclamped float32 loop for segments inside the image."""
+    seg_len: scratch (K - 1,). Same sums as the slow per-pixel reference (in the tests), with
+    fewer divisions and square roots and an unclamped float32 loop for segments inside the image."""
     h, w = radiance.shape
     total_len = 0.0
     for k in range(k_count - 1):
@@ -159,7 +149,7 @@ def motion_blur(radiance, range_m, bearings, R_s_mid, t_s_mid, intrinsics, model
                 step_px, out):
     """Exposure-time average of the mid-exposure radiance along each pixel's image path (fast).
 
-    Same inputs, output and model as :func:`motion_blur_exact` (the per-pixel reference), but
+    Same inputs, output and model as the slow per-pixel reference (tests/datasets/test_sensor_model.py), but
     the image path is reprojected exactly only at a coarse grid (every :data:`BLUR_GRID_PX`-th
     pixel in each direction, plus the last row and column) and interpolated bilinearly inside
     each grid cell: the flow field is smooth there except at depth edges, so a cell whose range
@@ -259,66 +249,6 @@ def motion_blur(radiance, range_m, bearings, R_s_mid, t_s_mid, intrinsics, model
                 out[i, j] = radiance[i, j]
             else:
                 out[i, j] = _path_average(radiance, us, vs, k_count, step_px, seg_len)
-
-
-@njit(cache=True, parallel=True)
-def motion_blur_exact(radiance, range_m, bearings, R_s_mid, t_s_mid, intrinsics, model, distortion,
-                      step_px, out):
-    """Exposure-time average of the mid-exposure radiance along each pixel's image path.
-
-    radiance (H, W) float32 at mid-exposure; range_m (H, W) float32 hit distance [m] (NaN = miss,
-    treated as a point at infinity); bearings (H, W, 3) unit rays of the mid camera frame;
-    R_s_mid (K, 3, 3), t_s_mid (K, 3) [m]: mid camera frame -> camera frame at the K sample
-    instants, uniform in time over the exposure. The image path of pixel x is the projection
-    of its 3-D point at the K instants, piecewise linear between them; the radiance is
-    averaged along it with sub-steps of at most ``step_px`` (midpoint rule, equal time per
-    segment). Since the sample instants are symmetric about mid-exposure, averaging
-    I_mid(phi_s(x)) over s equals averaging I_mid(phi_s^-1(x)) (the true gather) when
-    phi_-s = phi_s^-1: exact for a constant-rate rotation, first order for translation.
-    Disocclusions are ignored. Writes out (H, W) float32.
-    """
-    h, w = radiance.shape
-    k_count = R_s_mid.shape[0]
-    fu, fv, cu, cv = intrinsics[0], intrinsics[1], intrinsics[2], intrinsics[3]
-    for i in prange(h):
-        us = np.empty(k_count)
-        vs = np.empty(k_count)
-        for j in range(w):
-            rng = range_m[i, j]
-            finite = math.isfinite(rng)
-            bx, by, bz = bearings[i, j, 0], bearings[i, j, 1], bearings[i, j, 2]
-            px, py, pz = (bx * rng, by * rng, bz * rng) if finite else (bx, by, bz)
-            valid = k_count > 1
-            for k in range(k_count):
-                x = R_s_mid[k, 0, 0] * px + R_s_mid[k, 0, 1] * py + R_s_mid[k, 0, 2] * pz
-                y = R_s_mid[k, 1, 0] * px + R_s_mid[k, 1, 1] * py + R_s_mid[k, 1, 2] * pz
-                z = R_s_mid[k, 2, 0] * px + R_s_mid[k, 2, 1] * py + R_s_mid[k, 2, 2] * pz
-                if finite:
-                    x += t_s_mid[k, 0]
-                    y += t_s_mid[k, 1]
-                    z += t_s_mid[k, 2]
-                if z <= 1e-6:
-                    valid = False
-                    break
-                us[k], vs[k] = project(x, y, z, fu, fv, cu, cv, model, distortion)
-            if not valid:
-                out[i, j] = radiance[i, j]
-                continue
-            total_len = 0.0
-            for k in range(k_count - 1):
-                total_len += math.hypot(us[k + 1] - us[k], vs[k + 1] - vs[k])
-            budget = MAX_PATH_SAMPLES / max(total_len / step_px, 1.0)  # shrink sub-steps if too many
-            acc = 0.0
-            for k in range(k_count - 1):
-                du, dv = us[k + 1] - us[k], vs[k + 1] - vs[k]
-                n = int(math.ceil(math.hypot(du, dv) / step_px * min(budget, 1.0)))
-                n = max(n, 1)
-                seg = 0.0
-                for m in range(n):
-                    f = (m + 0.5) / n
-                    seg += bilinear(radiance, us[k] + f * du, vs[k] + f * dv)
-                acc += seg / n
-            out[i, j] = acc / (k_count - 1)
 
 
 @njit(cache=True, parallel=True)

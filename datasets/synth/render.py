@@ -22,17 +22,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtri
 
 from ..calibration import CameraCalibration
 from ..errors import DatasetError
 from . import _kernels
+from ._kernels import NORMAL_TABLE
 from .world import HallWorld
 
 _NEWTON_ITERATIONS = 50
 _NEWTON_STEP_TOL = 1e-14  # Newton converges quadratically: the step after this one is at round-off
 _MAX_RESIDUAL_PX = 1e-9
-NORMAL_TABLE = ndtri((np.arange(2**16) + 0.5) / 2**16)  # equiprobable N(0, 1) quantiles
 
 
 def _radtan(x, y, k1, k2, p1, p2):

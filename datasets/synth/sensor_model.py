@@ -44,7 +44,7 @@ import numpy as np
 from ..calibration import CameraCalibration
 from ..configuration import ConfigMixin
 from ..errors import DatasetError
-from . import _sensor_kernels
+from . import _kernels, _sensor_kernels
 from .render import pixel_bearings
 
 SHIPPED_PARAMETERS = Path(__file__).with_name("camera_euroc.yaml")
@@ -162,11 +162,8 @@ class CameraSensorConfig(ConfigMixin):
 
 
 def _mix64(z: int) -> int:
-    mask = (1 << 64) - 1
-    z &= mask
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-    return z ^ (z >> 31)
+    """The kernels' SplitMix64 finaliser of a Python int taken modulo 2^64."""
+    return int(_kernels.mix64(np.uint64(z & (2**64 - 1))))
 
 
 def gaussian_taps(sigma_px: float) -> np.ndarray:

@@ -294,11 +294,8 @@ def trajectory_from_tum(path: str | Path, duration_s: float | None = None,
 def _file_speed(t_s: np.ndarray, p: np.ndarray, window_s: float = 0.2) -> tuple[np.ndarray, np.ndarray]:
     """Speed [m/s] of a whole ground-truth file: central differences of positions averaged
     over ``window_s`` (damps the differentiated measurement noise); (times [s], speeds)."""
-    dt = np.diff(t_s)
-    if np.any(dt <= 0):
-        keep = np.r_[True, dt > 0]
-        t_s, p = t_s[keep], p[keep]
-        dt = np.diff(t_s)
+    keep = np.r_[True, np.diff(t_s) > 0]
+    t_s, p = t_s[keep], p[keep]
     distance = np.cumsum(np.r_[0.0, np.linalg.norm(np.diff(p, axis=0), axis=1)])
     half = 0.5 * window_s
     lo = np.interp(np.clip(t_s - half, t_s[0], t_s[-1]), t_s, distance)

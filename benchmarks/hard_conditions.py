@@ -12,7 +12,10 @@ wall window are excluded. Each segment of at least 3 poses is SE(3)-aligned on i
 since a reinitialisation may choose a new yaw, and the errors of all segments are pooled
 into one RMSE. Without resets this equals the whole-trajectory ATE.
 
-Run (long: 16 replays of 2-3 min):
+The twins are the cached ones of ``benchmarks/euroc_twins.py`` (run it first), realistic
+by default (``--realism ideal`` for the idealised twins).
+
+Run (long: 14 replays of 2-3 min):
     nice -n 10 .venv/bin/python benchmarks/hard_conditions.py > /tmp/hard_conditions.txt
 Re-print the table of earlier runs (e.g. a first run plus a rerun of some cases):
     .venv/bin/python benchmarks/hard_conditions.py --table first.txt rerun.txt
@@ -35,7 +38,8 @@ from navion.evaluation import EvaluationError, PoseSeries, evaluate
 from navion.replay import replay
 from vio.pipeline import PipelineConfig
 
-SEQUENCES = ("/tmp/twins/MH_01_easy", "/tmp/twins/V2_01_easy")
+TWINS = Path(__file__).resolve().parent / ".cache"  # benchmarks/euroc_twins.py's cache
+SEQUENCES = ("MH_01_easy", "V2_01_easy")
 WALL_START_S = 60.0  # both twins fly at 0.3-0.7 m/s then (MH_01 rests from 20 s to 43 s)
 
 
@@ -133,7 +137,10 @@ def print_table(rows: list[dict]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sequences", nargs="+", default=list(SEQUENCES), help="EuRoC-format sequences")
+    parser.add_argument("--sequences", nargs="+", help="EuRoC-format sequences (default: the cached "
+                        f"twins of {', '.join(SEQUENCES)})")
+    parser.add_argument("--realism", choices=("realistic", "ideal"), default="realistic",
+                        help="which cached twins (default realistic)")
     parser.add_argument("--cases", nargs="+", help="only these cases (default: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-frames", type=int, help="replay only the first N frames of each run")
@@ -155,7 +162,7 @@ def main() -> None:
     chosen = {k: v for k, v in all_cases.items() if args.cases is None or k.split("@")[0] in args.cases
               or k in args.cases}
     rows = []
-    for seq_path in args.sequences:
+    for seq_path in args.sequences or [str(TWINS / f"twins_{args.realism}" / n) for n in SEQUENCES]:
         for name, config in chosen.items():
             row = run_case(seq_path, name, config, Path(args.out), args.max_frames)
             rows.append(row)

@@ -6,11 +6,19 @@ Per environment, from every 10th frame of both cameras of a real fragment:
   camera model's exposure sets the absolute level);
 - spectrum_slope: slope of the radially averaged power spectrum, fitted on log-log
   axes between 8 and 120 cycles per 480 px (below the lens and pixel cut-off);
-- grain_weight: the grain-to-leaves weight whose tile, seen at one texel per pixel,
-  has the real frames' ratio of the 90th percentile to the median Sobel gradient
-  magnitude (bisection; the ratio falls as the weight grows).
+- texel_m: the texel size one pixel covers at the real scene's median depth, baseline /
+  median stereo disparity of the front-end's stereo matches (every 5th frame, matched
+  afresh), so the tile is seen at about one texel per pixel where the real camera looks;
+- grain_weight, contrast_spread and the smallest leaf size: the tile is imaged at one
+  texel per pixel (the camera model's fitted PSF, shot noise and rounding) and compared
+  with the real frames on three statistics: the ratio of the 90th percentile to the
+  median Sobel gradient magnitude, the same ratio of the local contrast (std of 16 x 16
+  px patches), and the median Sobel gradient magnitude. The grain weight is bisected
+  to match the first (it falls as the weight grows); the spread and the leaf size are
+  the grid values with the least summed squared log misfit of all three (the statistics
+  are not monotone in them).
 
-leaf_size_m (1 cm to 1 m) is an assumption, not a fit. Writes datasets/synth/texture_euroc.yaml.
+The largest leaf size (1 m) is an assumption, not a fit. Writes datasets/synth/texture_euroc.yaml.
 
 Run: .venv/bin/python scripts/fit_texture.py [--data ../shared/data]
 """
@@ -24,13 +32,17 @@ import cv2
 import numpy as np
 import yaml
 
-from datasets.synth.texture import FITTED_PARAMETERS, NaturalTextureParameters, natural_tile
+from datasets.euroc import open_euroc
+from datasets.synth.sensor_model import load_parameters as load_camera_parameters
+from datasets.synth.texture import FITTED_PARAMETERS, natural_layers
+from vio.frontend import Frontend
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = {"machine_hall": "euroc_mh01_moving", "vicon_room": "euroc_v101_micro"}
-LEAF_SIZE_M = (0.01, 1.0)
+LEAF_MAX_M = 1.0  # largest leaf radius [m]: an assumption
+LEAF_MIN_GRID_M = (0.005, 0.01, 0.02, 0.04, 0.08)  # smallest leaf radius [m], fitted on this grid
 FIT_TEXELS = 512
-FIT_TEXEL_M = 0.002
+SPREAD_GRID = np.arange(0.0, 4.01, 0.25)
 
 
 def frames(folder: Path, stride: int = 10) -> list[np.ndarray]:
@@ -48,6 +60,13 @@ def gradient_ratio(image: np.ndarray) -> float:
     return float(np.percentile(mag, 90) / np.median(mag))
 
 
+def patch_contrast_ratio(image: np.ndarray, patch: int = 16) -> float:
+    """90th percentile / median of the std of the image's patch x patch blocks."""
+    h, w = (n // patch * patch for n in image.shape)
+    blocks = image[:h, :w].astype(np.float64).reshape(h // patch, patch, w // patch, patch).std(axis=(1, 3))
+    return float(np.percentile(blocks, 90) / np.median(blocks))
+
+
 def spectrum_slope(image: np.ndarray) -> float:
     """Log-log slope of the radial power spectrum of the central 480 x 480 crop."""
     h, w = image.shape
@@ -60,26 +79,79 @@ def spectrum_slope(image: np.ndarray) -> float:
     return float(-np.polyfit(np.log(band), np.log(profile[band]), 1)[0])
 
 
-def fit_environment(images: list[np.ndarray]) -> dict:
-    pixels = np.concatenate([im.ravel() for im in images]).astype(np.float64) / 255.0
-    quantiles = np.quantile(pixels, np.linspace(0, 1, 33))
-    slope = float(np.mean([spectrum_slope(im) for im in images]))
-    target = float(np.mean([gradient_ratio(im) for im in images]))
+def scene_texel_m(folder: Path, stride: int = 5) -> tuple[float, float]:
+    """(median stereo disparity [px], baseline / that disparity [m]) of a real sequence."""
+    seq = open_euroc(folder, quiet=True)
+    frontend = Frontend(seq.cam0, seq.cam1)
+    disparity = []
+    for t in seq.stereo_timestamps_ns[::stride]:
+        frontend.reset()
+        tracks = frontend.process((int(t), seq.load_image("cam0", t), seq.load_image("cam1", t)))
+        disparity.extend(frontend.stereo_disparity_px(tracks).tolist())
+    baseline_m = float(np.linalg.norm(frontend.stereo.t))
+    median = float(np.median(disparity))
+    return median, baseline_m / median
 
-    def ratio(weight: float) -> float:
-        params = NaturalTextureParameters(slope, weight, LEAF_SIZE_M, tuple(quantiles))
-        tiles = [natural_tile(params, FIT_TEXELS, FIT_TEXEL_M, np.random.default_rng(k)) for k in range(2)]
-        return float(np.mean([gradient_ratio(255 * t) for t in tiles]))
 
-    lo, hi = 0.0, 4.0
-    for _ in range(10):
+def as_imaged(tile: np.ndarray, seed: int) -> np.ndarray:
+    """A tile [grey] as the camera model images it at one texel per pixel: the fitted lens
+    PSF, shot noise (var = a I) and 8-bit rounding (camera_euroc.yaml)."""
+    camera = load_camera_parameters()
+    blurred = cv2.GaussianBlur(tile.astype(np.float64), (0, 0), camera.psf_sigma_px, borderType=cv2.BORDER_REFLECT)
+    noise = np.random.default_rng([seed, 5]).standard_normal(tile.shape) * np.sqrt(camera.shot_noise_a * blurred
+                                                                                  + camera.read_noise_b)
+    return np.clip(np.round(blurred + noise), 0, 255)
+
+
+def median_gradient(image: np.ndarray) -> float:
+    im = image.astype(np.float32)
+    return float(np.median(np.hypot(cv2.Sobel(im, cv2.CV_32F, 1, 0), cv2.Sobel(im, cv2.CV_32F, 0, 1))))
+
+
+def bisect(f, lo: float, hi: float, steps: int) -> float:
+    """Root of a decreasing f on [lo, hi]."""
+    for _ in range(steps):
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if ratio(mid) > target else (lo, mid)
-    weight = 0.5 * (lo + hi)
-    return {"spectrum_slope": round(slope, 4), "grain_weight": round(weight, 4),
-            "leaf_size_m": list(LEAF_SIZE_M), "quantiles": [round(float(q), 5) for q in quantiles],
-            "measured": {"frames": len(images), "gradient_p90_over_median": round(target, 4),
-                         "fitted_tile_ratio": round(ratio(weight), 4)}}
+        lo, hi = (mid, hi) if f(mid) > 0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def fit_environment(images: list[np.ndarray], texel_m: float) -> dict:
+    pixels = np.concatenate([im.ravel() for im in images]).astype(np.float64) / 255.0
+    quantiles = tuple(float(q) for q in np.quantile(pixels, np.linspace(0, 1, 33)))
+    slope = float(np.mean([spectrum_slope(im) for im in images]))
+    targets = np.array([np.mean([f(im) for im in images])
+                        for f in (gradient_ratio, patch_contrast_ratio, median_gradient)])
+
+    def measure(tiles: list[np.ndarray]) -> np.ndarray:
+        return np.array([np.mean([f(t) for t in tiles]) for f in (gradient_ratio, patch_contrast_ratio,
+                                                                   median_gradient)])
+
+    best = None
+    for leaf_min_m in LEAF_MIN_GRID_M:
+        layers = [natural_layers((leaf_min_m, LEAF_MAX_M), slope, FIT_TEXELS, texel_m, np.random.default_rng(k))
+                  for k in range(2)]
+
+        def tiles(weight: float, spread: float) -> list[np.ndarray]:
+            return [as_imaged(255 * lay.compose(weight, spread, quantiles), k) for k, lay in enumerate(layers)]
+
+        for spread in SPREAD_GRID:
+            weight = bisect(lambda w: gradient_ratio_of(tiles(w, spread)) - targets[0], 0.0, 4.0, 7)
+            measured = measure(tiles(weight, spread))
+            misfit = float(np.sum(np.log(measured / targets) ** 2))
+            if best is None or misfit < best[0]:
+                best = (misfit, leaf_min_m, float(spread), weight, measured)
+    misfit, leaf_min_m, spread, weight, measured = best
+    names = ("gradient_p90_over_median", "patch_contrast_p90_over_median", "gradient_median")
+    return {"spectrum_slope": round(slope, 4), "grain_weight": round(weight, 4), "contrast_spread": round(spread, 4),
+            "leaf_size_m": [leaf_min_m, LEAF_MAX_M], "texel_m": round(texel_m, 6),
+            "quantiles": [round(q, 5) for q in quantiles],
+            "measured": {"frames": len(images), **{f"real_{n}": round(float(v), 4) for n, v in zip(names, targets)},
+                         **{f"fitted_{n}": round(float(v), 4) for n, v in zip(names, measured)}}}
+
+
+def gradient_ratio_of(tiles: list[np.ndarray]) -> float:
+    return float(np.mean([gradient_ratio(t) for t in tiles]))
 
 
 def main() -> None:
@@ -90,7 +162,9 @@ def main() -> None:
     profiles = {}
     for name, folder in ENVIRONMENTS.items():
         images = frames(args.data / folder)
-        profiles[name] = fit_environment(images)
+        disparity_px, texel_m = scene_texel_m(args.data / folder)
+        profiles[name] = fit_environment(images, texel_m)
+        profiles[name]["measured"]["median_stereo_disparity_px"] = round(disparity_px, 3)
         profiles[name]["source"] = f"{folder}: every 10th frame of cam0 and cam1"
         print(name, {k: v for k, v in profiles[name].items() if k != "quantiles"}, flush=True)
     header = (f"# Natural texture model fitted to real EuRoC frames by scripts/fit_texture.py on "

@@ -47,7 +47,8 @@ class SynthScene:
 
 def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None,
                trajectory: BodyTrajectory | None = None, scene_hint: str | None = None) -> SynthScene:
-    """Builds the trajectory (given, default or TUM twin) and a hall that encloses it.
+    """Builds the trajectory (given, default or TUM twin) and a hall that encloses it
+    (the whole source trajectory, for a cut of a ground-truth file).
 
     scene_hint: a name holding the EuRoC sequence the scene copies (picks the texture
     profile); default the trajectory file's name."""
@@ -60,7 +61,8 @@ def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None,
         traj = trajectory_from_tum(trajectory_path, duration_s=config.duration_s,
                                    start_offset_s=config.start_offset_s)
     bank = None if config.ideal else build_bank(config.texture, scene_hint or str(trajectory_path or ""), config.seed)
-    world = build_hall(HallConfig(), traj.positions(0.05), seed=config.seed,
+    source = traj.source_positions()
+    world = build_hall(HallConfig(), traj.positions(0.05) if source is None else source, seed=config.seed,
                        fit_to_trajectory=trajectory_path is not None or trajectory is not None, bank=bank)
     return SynthScene(traj, world, config)
 

@@ -11,9 +11,13 @@ Tiles come either from the fitted *natural* model or from the user's own images
 - **natural**: a dead-leaves image (occluding rectangles and ellipses whose size density
   falls as r^-3, the scale-invariant model of natural images of Lee, Mumford and Huang,
   IJCV 41, 2001), plus a Gaussian "grain" with a power spectrum ~ f^-beta inside the
-  leaves, mapped onto the intensity quantiles of real EuRoC frames. beta, the grain
-  weight and the quantiles are fitted per EuRoC environment by
-  ``scripts/fit_texture.py`` and shipped in ``texture_euroc.yaml``.
+  leaves, mapped onto the intensity quantiles of real EuRoC frames. Real scenes mix flat
+  stretches (walls, floors) with busy ones, so the detail is modulated by a log-normal
+  *contrast envelope* m (a smooth field of ``ENVELOPE_SCALE_M`` correlation length) on
+  the leaves: tile = smooth + m (leaves - smooth) + w grain, with ``smooth`` the leaves
+  blurred over ``SMOOTH_SCALE_M`` and w the grain weight. beta, the grain weight, the envelope's spread, the texel size and
+  the quantiles are fitted per EuRoC environment by ``scripts/fit_texture.py`` and
+  shipped in ``texture_euroc.yaml``.
 - **images**: every PNG/JPEG in a folder, greyscale, cropped square, resized and
   mirrored into a periodic tile.
 """
@@ -35,6 +39,8 @@ FITTED_PARAMETERS = Path(__file__).with_name("texture_euroc.yaml")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pgm", ".bmp", ".tif", ".tiff")
 LEAF_SIZE_EXPONENT = 3.0  # size density ~ r^-3: scale invariance (Lee, Mumford, Huang, IJCV 2001)
 LEAF_COVERAGE = 4.0  # leaves drawn per unit area x mean leaf area: the bottom layer is hidden
+ENVELOPE_SCALE_M = 0.25  # correlation length (Gaussian sigma) of the contrast envelope [m]: an assumption
+SMOOTH_SCALE_M = 0.05  # blur (Gaussian sigma) of the flat stretches' shading [m]: an assumption
 
 
 @dataclass(frozen=True)
@@ -50,7 +56,8 @@ class TextureConfig(ConfigMixin):
     parameters: fitted parameter file; None = the shipped ``texture_euroc.yaml``.
     tiles: number of distinct tiles (surfaces pick one at random).
     tile_texels: side of a tile [texels], a power of two.
-    texel_m: size of a texel on the surface [m].
+    texel_m: size of a texel on the surface [m]; None = the profile's fitted size (one
+        texel per pixel at the real scene's median depth).
     """
 
     model: str = "natural"
@@ -59,7 +66,7 @@ class TextureConfig(ConfigMixin):
     parameters: str | None = None
     tiles: int = 4
     tile_texels: int = 1024
-    texel_m: float = 0.002
+    texel_m: float | None = None
 
     def __post_init__(self) -> None:
         if self.model not in ("natural", "blocks"):
@@ -69,7 +76,8 @@ class TextureConfig(ConfigMixin):
         size = self.tile_texels
         if not isinstance(size, int) or size < 16 or size > 4096 or size & (size - 1):
             raise DatasetError(f"texture config: 'tile_texels' must be a power of two in 16..4096, got {size!r}")
-        if not (math.isfinite(self.texel_m) and 1e-5 <= self.texel_m <= 1.0):
+        if self.texel_m is not None and not (isinstance(self.texel_m, (int, float)) and math.isfinite(self.texel_m)
+                                             and 1e-5 <= self.texel_m <= 1.0):
             raise DatasetError(f"texture config: 'texel_m' must be in [1e-5, 1] m, got {self.texel_m!r}")
 
 
@@ -81,12 +89,17 @@ class NaturalTextureParameters:
     grain_weight: grain std / dead-leaves std before the quantile mapping.
     leaf_size_m: (smallest, largest) leaf radius [m].
     quantiles: intensity quantiles [0, 1] at equally spaced levels 0..1 of real frames.
+    texel_m: texel size [m] that one pixel covers at the real scene's median depth
+        (baseline / median stereo disparity).
+    contrast_spread: std of the log contrast envelope (0: uniform detail).
     """
 
     spectrum_slope: float
     grain_weight: float
     leaf_size_m: tuple[float, float]
     quantiles: tuple[float, ...]
+    texel_m: float
+    contrast_spread: float
 
 
 def load_parameters(path: str | Path | None, profile: str) -> NaturalTextureParameters:
@@ -102,14 +115,17 @@ def load_parameters(path: str | Path | None, profile: str) -> NaturalTexturePara
     try:
         params = NaturalTextureParameters(float(p["spectrum_slope"]), float(p["grain_weight"]),
                                           tuple(float(v) for v in p["leaf_size_m"]),
-                                          tuple(float(v) for v in p["quantiles"]))
+                                          tuple(float(v) for v in p["quantiles"]), float(p["texel_m"]),
+                                          float(p["contrast_spread"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise DatasetError(f"texture profile '{profile}': missing or malformed field ({exc})", path) from None
     q = np.asarray(params.quantiles)
     if (len(q) < 2 or np.any(np.diff(q) < 0) or q[0] < 0 or q[-1] > 1 or len(params.leaf_size_m) != 2
-            or not 0 < params.leaf_size_m[0] < params.leaf_size_m[1] or params.grain_weight < 0):
-        raise DatasetError(f"texture profile '{profile}': quantiles must rise within [0, 1], "
-                           "leaf_size_m be (min, max) > 0 and grain_weight >= 0", path)
+            or not 0 < params.leaf_size_m[0] < params.leaf_size_m[1] or params.grain_weight < 0
+            or not 1e-5 <= params.texel_m <= 1.0 or not 0 <= params.contrast_spread <= 5):
+        raise DatasetError(f"texture profile '{profile}': quantiles must rise within [0, 1], leaf_size_m be "
+                           "(min, max) > 0, grain_weight >= 0, texel_m in [1e-5, 1] and contrast_spread in [0, 5]",
+                           path)
     return params
 
 
@@ -131,6 +147,20 @@ def _power_law_noise(size: int, slope: float, rng: np.random.Generator) -> np.nd
     white = np.fft.rfft2(rng.standard_normal((size, size)).astype(np.float32))
     field = np.fft.irfft2(white * amplitude.astype(np.float32), s=(size, size))
     return (field - field.mean()) / field.std()
+
+
+def _periodic_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur (std ``sigma`` texels) of a periodic square image, by FFT."""
+    size = image.shape[0]
+    f2 = np.fft.fftfreq(size)[:, None] ** 2 + np.fft.rfftfreq(size)[None, :] ** 2
+    return np.fft.irfft2(np.fft.rfft2(image) * np.exp(-2 * np.pi**2 * sigma**2 * f2), s=image.shape)
+
+
+def _unit_field(size: int, scale_texels: float, rng: np.random.Generator) -> np.ndarray:
+    """Periodic Gaussian field (size, size), zero mean, unit std: white noise blurred over
+    ``scale_texels``."""
+    n = _periodic_blur(rng.standard_normal((size, size)), scale_texels)
+    return (n - n.mean()) / max(float(n.std()), 1e-12)
 
 
 def _radii(n: int, r_min: float, r_max: float, rng: np.random.Generator) -> np.ndarray:
@@ -184,14 +214,40 @@ def quantile_map(image: np.ndarray, quantiles: tuple[float, ...]) -> np.ndarray:
     return np.interp(p, levels, np.asarray(quantiles)).reshape(image.shape).astype(np.float32)
 
 
-def natural_tile(params: NaturalTextureParameters, size: int, texel_m: float,
-                 rng: np.random.Generator) -> np.ndarray:
-    """One tile (size, size) float32 in [0, 1] of the fitted natural model."""
-    r_min, r_max = (r / texel_m for r in params.leaf_size_m)
+@dataclass(frozen=True)
+class NaturalLayers:
+    """The random layers of a natural tile, each (size, size): standardised dead leaves,
+    the leaves blurred over ``SMOOTH_SCALE_M``, the unit grain and the unit envelope field."""
+
+    leaves: np.ndarray
+    smooth: np.ndarray
+    grain: np.ndarray
+    envelope_field: np.ndarray
+
+    def compose(self, grain_weight: float, contrast_spread: float, quantiles: tuple[float, ...]) -> np.ndarray:
+        """The tile (size, size) float32 in [0, 1]: smooth + m (leaves - smooth) + w grain,
+        m = exp(spread n - spread^2 / 2) (log-normal, mean 1), mapped onto ``quantiles``."""
+        envelope = np.exp(contrast_spread * self.envelope_field - 0.5 * contrast_spread**2)
+        return quantile_map(self.smooth + envelope * (self.leaves - self.smooth) + grain_weight * self.grain,
+                            quantiles)
+
+
+def natural_layers(leaf_size_m: tuple[float, float], spectrum_slope: float, size: int, texel_m: float,
+                   rng: np.random.Generator) -> NaturalLayers:
+    """Draws the layers of one natural tile at ``texel_m`` (see :class:`NaturalLayers`)."""
+    r_min, r_max = (r / texel_m for r in leaf_size_m)
     leaves = dead_leaves(size, max(r_min, 1.0), min(max(r_max, 2.0), size / 2), rng)
     leaves = (leaves - leaves.mean()) / max(float(leaves.std()), 1e-6)
-    grain = _power_law_noise(size, params.spectrum_slope, rng)
-    return quantile_map(leaves + params.grain_weight * grain, params.quantiles)
+    grain = _power_law_noise(size, spectrum_slope, rng)
+    field = _unit_field(size, ENVELOPE_SCALE_M / texel_m, rng)
+    return NaturalLayers(leaves, _periodic_blur(leaves, SMOOTH_SCALE_M / texel_m), grain, field)
+
+
+def natural_tile(params: NaturalTextureParameters, size: int, texel_m: float,
+                 rng: np.random.Generator) -> np.ndarray:
+    """One tile (size, size) float32 in [0, 1] of the fitted natural model, at ``texel_m``."""
+    layers = natural_layers(params.leaf_size_m, params.spectrum_slope, size, texel_m, rng)
+    return layers.compose(params.grain_weight, params.contrast_spread, params.quantiles)
 
 
 def image_tiles(folder: str | Path, size: int) -> list[np.ndarray]:
@@ -265,9 +321,10 @@ def build_bank(config: TextureConfig, scene_name: str | None, seed: int) -> Text
     """The texture bank of a scene (empty for the blocks model). Deterministic in ``seed``."""
     if config.model == "blocks":
         return empty_bank()
-    if config.source is not None:
-        return mip_bank(image_tiles(config.source, config.tile_texels), config.texel_m)
     params = load_parameters(config.parameters, resolve_profile(config, scene_name))
+    texel_m = params.texel_m if config.texel_m is None else config.texel_m
+    if config.source is not None:
+        return mip_bank(image_tiles(config.source, config.tile_texels), texel_m)
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence([seed, 7]).spawn(config.tiles)]
-    tiles = [natural_tile(params, config.tile_texels, config.texel_m, rng) for rng in rngs]
-    return mip_bank(tiles, config.texel_m)
+    tiles = [natural_tile(params, config.tile_texels, texel_m, rng) for rng in rngs]
+    return mip_bank(tiles, texel_m)

@@ -73,6 +73,12 @@ class BodyTrajectory(ABC):
         source. Lets context-dependent models (IMU vibration regimes) see beyond the cut."""
         return None
 
+    def source_positions(self) -> np.ndarray | None:
+        """(N, 3) positions p_world_body [m] of the whole source this trajectory was cut
+        from (None when it is its own source). The twin's hall is fitted to them, so
+        every cut of one sequence flies through the same hall as the whole twin."""
+        return None
+
     def positions(self, step_s: float = 0.05) -> np.ndarray:
         """(N, 3) positions p_world_body [m] every ``step_s`` seconds."""
         return self.evaluate(self.sample_times(step_s)).p_world_body
@@ -213,21 +219,27 @@ def default_trajectory(duration_s: float = 60.0, rest_s: float = 2.0,
 POSITION_KNOT_SPACING_S = 0.1  # quintic least-squares B-spline; MH_01 fit RMS ~0.2 mm
 ROTATION_KEYFRAME_S = 0.05  # RotationSpline keyframes; MH_01 fit RMS ~0.03 deg
 _FIT_MARGIN_S = 0.5  # data fitted beyond the used window on each side, against edge effects
+_SOURCE_POSITION_STEP_S = 0.05  # spacing of the source positions the hall is fitted to
 
 
 class _SplineTrajectory(BodyTrajectory):
     """Position B-spline and RotationSpline, both on times [s] since the first data stamp."""
 
     def __init__(self, start_ns: int, duration_s: float, offset_s: float, position_spline, rotation_spline,
-                 source_speed: tuple[np.ndarray, np.ndarray] | None = None):
+                 source_speed: tuple[np.ndarray, np.ndarray] | None = None,
+                 source_positions: np.ndarray | None = None):
         super().__init__(start_ns, duration_s)
         self._offset_s = offset_s
         self._pos = position_spline
         self._rot = rotation_spline
         self._source_speed = source_speed
+        self._source_positions = source_positions
 
     def source_speed(self) -> tuple[np.ndarray, np.ndarray] | None:
         return self._source_speed
+
+    def source_positions(self) -> np.ndarray | None:
+        return self._source_positions
 
     def _evaluate(self, t: np.ndarray) -> TrajectorySample:
         tt = t + self._offset_s
@@ -288,7 +300,9 @@ def trajectory_from_tum(path: str | Path, duration_s: float | None = None,
     if keys[-1] != i1:
         keys = np.r_[keys, i1]
     rot = RotationSpline(t_data[keys], Rotation.from_quat(gt.q_world_body_xyzw[keys]))
-    return _SplineTrajectory(start_ns, duration, offset_s, pos, rot, _file_speed(t_data - offset_s, gt.p_world_body))
+    every = max(1, int(round(_SOURCE_POSITION_STEP_S / np.median(np.diff(t_data)))))
+    return _SplineTrajectory(start_ns, duration, offset_s, pos, rot, _file_speed(t_data - offset_s, gt.p_world_body),
+                             gt.p_world_body[::every].copy())
 
 
 def _file_speed(t_s: np.ndarray, p: np.ndarray, window_s: float = 0.2) -> tuple[np.ndarray, np.ndarray]:

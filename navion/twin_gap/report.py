@@ -141,6 +141,10 @@ def build_rows(real: dict, twin: dict) -> list[Row]:
                              ("reprojection_rms_px", "reprojection RMS [px]", "reprojection_rms_px"),
                              ("solver_iterations", "solver iterations/solve", None)):
         add(f"vio.{key}", label, rf.get(key), tf.get(key), band)
+    rd, td = rf.get("stereo_disparity_px"), tf.get("stereo_disparity_px")
+    for k, name in enumerate(("p10", "median", "p90")):
+        add(f"vio.stereo_disparity_px.{name}", f"stereo disparity, {name} [px] (scene depth)",
+            None if rd is None else rd[k], None if td is None else td[k])
     rv, tv = real.get("vio") or {}, twin.get("vio") or {}
     add("vio.ate_rmse_m", "ATE RMSE [m]", rv.get("ate_rmse_m"), tv.get("ate_rmse_m"), "ate_rmse_m")
     add("vio.rpe_trans_rmse_m", "RPE translation RMSE [m]", rv.get("rpe_trans_rmse_m"), tv.get("rpe_trans_rmse_m"))

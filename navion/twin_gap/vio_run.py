@@ -3,6 +3,8 @@
 Per frame, from :func:`navion.replay.replay`'s ``on_frame`` hook:
 
 - tracks (live features), stereo-matched tracks and the match ratio (matched / tracks);
+- stereo disparity [px] of the matched tracks along the baseline
+  (:meth:`vio.frontend.Frontend.stereo_disparity_px`; 10th, 50th, 90th percentile): the scene's depth structure, f b / depth;
 - KLT forward-backward distance [px] of every temporally tracked point whose backward pass
   converged (before the threshold check);
 - RANSAC inlier ratio: tracks kept over tracks tested (after KLT) on frames with a test;
@@ -51,7 +53,7 @@ class Diagnostics:
     """Collects the per-frame diagnostics of a replay (use as ``on_frame``)."""
 
     def __init__(self):
-        self.tracks, self.stereo, self.fb_error = [], [], []
+        self.tracks, self.stereo, self.fb_error, self.disparity = [], [], [], []
         self.ransac_tested, self.ransac_kept = [], []
         self.reprojection_rms, self.iterations = [], []
         self._seen: dict[int, int] = {}
@@ -64,6 +66,7 @@ class Diagnostics:
             return
         self.tracks.append(len(t.ids))
         self.stereo.append(int(t.n_stereo))
+        self.disparity.extend(pipeline.frontend.stereo_disparity_px(t).tolist())
         self.fb_error.extend(pipeline.frontend.last_fb_error_px.tolist())
         tested = t.n_tracked + t.n_ransac_outliers
         if tested:
@@ -94,6 +97,8 @@ class Diagnostics:
             "stereo_match_ratio": float(stereo.sum() / tracks.sum()) if tracks.sum() else None,
             "track_length_median": med(lengths),
             "track_length_mean": float(np.mean(lengths)) if lengths else None,
+            "stereo_disparity_px": ([float(v) for v in np.percentile(self.disparity, [10, 50, 90])]
+                                    if self.disparity else None),
             "klt_fb_error_median_px": med(self.fb_error),
             "klt_fb_error_p90_px": float(np.percentile(self.fb_error, 90)) if self.fb_error else None,
             "ransac_inlier_ratio": (float(np.sum(self.ransac_kept) / np.sum(self.ransac_tested))

@@ -93,6 +93,13 @@ class Frontend:
             raise FrontendError(f"timestamp {t_ns} ns does not increase (previous {self._prev_ns} ns)")
         return t_ns, np.ascontiguousarray(left), np.ascontiguousarray(right)
 
+    def stereo_disparity_px(self, tracks: FeatureTracks) -> np.ndarray:
+        """Disparity [px] along the baseline (:meth:`StereoMatcher.disparity_px`) of the
+        stereo-matched tracks of ``tracks``; depth ~ f0 |baseline| / disparity."""
+        xy0 = (tracks.uv_left[tracks.has_right] - self.und0.K[:2, 2]) / np.diag(self.und0.K)[:2]
+        xy1 = (tracks.uv_right[tracks.has_right] - self.und1.K[:2, 2]) / np.diag(self.und1.K)[:2]
+        return self.stereo.disparity_px(xy0, xy1)
+
     def process(self, frame, R_cam0prev_cam0cur_pred=None) -> FeatureTracks:
         """Processes one stereo frame (StereoFrame or (timestamp_ns, left_u8, right_u8)).
 

@@ -14,7 +14,8 @@ Measures the two real fragments in ``../shared/data`` and writes
   log V(r) = c1 r^2 + c2 r^4 + c3 r^6, r = distance from the principal point / distance
   from it to the farthest corner.
 - camera gain: cam0 patches matched into cam1 (KLT) in every stereo pair of both
-  fragments, vignetting removed, median log ratio.
+  fragments, vignetting removed, median log ratio; per environment (the fragment's
+  EuRoC environment) and, as the default, their geometric mean.
 - PSF: erf fits to edge profiles of the averaged (noise-free) static V1_01 frames;
   the lower quartile of the edge widths (the sharpest edges bound the lens blur).
 - exposure time: edge widths in the moving MH_01 frames grow with the image velocity
@@ -45,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from datasets.calibration import parse_camera_yaml, read_yaml_file  # noqa: E402
 
 FRAGMENTS = ("euroc_v101_micro", "euroc_mh01_moving")
+ENVIRONMENT = {"euroc_v101_micro": "vicon_room", "euroc_mh01_moving": "machine_hall"}
 CAMERAS = ("cam0", "cam1")
 NOISE_FLAT_GRADIENT = 1.0       # [grey/px] Sobel gradient of the mean frame below which a pixel counts as flat
 NOISE_RANGE = (20.0, 180.0)     # [grey] bins fitted (below: few pixels; above: next to saturated lights)
@@ -350,6 +352,7 @@ def main(argv=None) -> int:
     params = {
         "vignetting_log_coefficients": [[round(v, 5) for v in vig[cam]["log_coefficients"]] for cam in CAMERAS],
         "camera_gain": [1.0, round(float(np.exp(np.mean(log_ratios))), 4)],
+        "environment_camera_gain": {ENVIRONMENT[f]: [1.0, round(float(gain[f]["ratio"]), 4)] for f in FRAGMENTS},
         "psf_sigma_px": round(psf["sigma_px"], 3),
         "shot_noise_a": round(noise["shot_noise_a"], 5),
         "read_noise_b": round(noise["read_noise_b"], 5),
@@ -369,7 +372,7 @@ def main(argv=None) -> int:
             "vignetting": {"method": "KLT-tracked patches in MH_01, log V(r2) - log V(r1), robust LSQ; "
                                      "r = radius / farthest-corner radius", **vig},
             "camera_gain": {"method": "cam0->cam1 KLT matches, vignetting removed, median log ratio; "
-                                      "value = geometric mean over fragments", **gain},
+                                      "per environment, and their geometric mean as the default", **gain},
             "psf": {"method": "erf fits across edges of the averaged static V1_01 frames; lower quartile", **psf},
             "exposure": {"method": "MH_01 edge width^2 vs (image speed across the edge)^2, slope = t^2/12", **expo},
             "auto_exposure": {"method": "target = mean grey of all real cam0 frames; lag from the MH_01 "

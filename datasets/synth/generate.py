@@ -22,8 +22,8 @@ from .config import SynthConfig
 from .imu import ImuSimConfig, simulate_imu
 from .calibration_error import true_camera
 from .render import StereoRenderer
-from .sensor_model import CameraSensorModel
-from .texture import build_bank
+from .sensor_model import CameraSensorModel, EnvironmentCameraGain
+from .texture import build_bank, resolve_profile
 from .vibration import VibrationConfig
 from .trajectory import BodyTrajectory, default_trajectory, trajectory_from_tum
 from .world import HallConfig, HallWorld, build_hall
@@ -43,6 +43,7 @@ class SynthScene:
     trajectory: BodyTrajectory
     world: HallWorld
     config: SynthConfig
+    environment: str | None = None  # the resolved texture profile (realistic scenes)
 
 
 def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None,
@@ -60,11 +61,13 @@ def make_scene(config: SynthConfig, trajectory_path: str | Path | None = None,
     else:
         traj = trajectory_from_tum(trajectory_path, duration_s=config.duration_s,
                                    start_offset_s=config.start_offset_s)
-    bank = None if config.ideal else build_bank(config.texture, scene_hint or str(trajectory_path or ""), config.seed)
+    scene_name = scene_hint or str(trajectory_path or "")
+    environment = None if config.ideal else resolve_profile(config.texture, scene_name)
+    bank = None if config.ideal else build_bank(config.texture, scene_name, config.seed)
     source = traj.source_positions()
     world = build_hall(HallConfig(), traj.positions(0.05) if source is None else source, seed=config.seed,
                        fit_to_trajectory=trajectory_path is not None or trajectory is not None, bank=bank)
-    return SynthScene(traj, world, config)
+    return SynthScene(traj, world, config, environment)
 
 
 def _frame_gains(times_s: np.ndarray, config: SynthConfig, rng: np.random.Generator) -> np.ndarray:
@@ -174,7 +177,9 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
 
     renderer = StereoRenderer(scene.world, render_cams, image_noise_sigma=config.image_noise_sigma,
                               backend=config.renderer)
-    sensor = None if config.ideal else CameraSensorModel(config.camera, render_cams, seed=config.seed)
+    fitted_gain = scene.environment in EnvironmentCameraGain.__dataclass_fields__
+    sensor = None if config.ideal else CameraSensorModel(config.camera, render_cams, seed=config.seed,
+                                                         environment=scene.environment if fitted_gain else None)
     with EurocWriter(out_dir, cam0, cam1, imu_cal, png_compression=config.png_compression,
                      overwrite=overwrite) as writer:
         writer.write_imu(imu.timestamps_ns, imu.gyro, imu.accel)
@@ -202,6 +207,7 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
         "time_offset_ns": offset_ns,
         "hall_bounds_min": [float(v) for v in scene.world.bounds_min],
         "hall_bounds_max": [float(v) for v in scene.world.bounds_max],
+        "environment": scene.environment,
     }
     Path(out_dir, "navion_synth.json").write_text(json.dumps(meta, indent=2) + "\n")
     return meta

@@ -60,11 +60,23 @@ PSF_RADIUS_SIGMAS = 3.0  # Gaussian taps cut at 3 sigma (99.7 % of the mass)
 
 
 @dataclass(frozen=True)
+class EnvironmentCameraGain(ConfigMixin):
+    """Per EuRoC environment, each camera's response relative to cam0 (empty: not fitted).
+    The real right/left ratio differs between the environments (0.87 in the vicon room,
+    1.00 in the machine hall; see docs/camera_model.md)."""
+
+    machine_hall: tuple[float, ...] = ()
+    vicon_room: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class CameraModelParameters(ConfigMixin):
     """Fitted camera parameters (``camera_model`` section of camera_euroc.yaml).
 
     vignetting_log_coefficients: per camera (c1, c2, c3) of log V(r) = c1 r^2 + c2 r^4 + c3 r^6.
-    camera_gain: per camera, response relative to cam0 (cam0 = 1).
+    camera_gain: per camera, response relative to cam0 (cam0 = 1); the default for scenes
+        of no fitted environment.
+    environment_camera_gain: the same per EuRoC environment.
     psf_sigma_px: Gaussian PSF standard deviation [px].
     shot_noise_a: shot-noise slope of var = a * I + b [grey level] (at analog gain 1).
     read_noise_b: signal-independent variance [grey level^2], 8-bit rounding excluded.
@@ -75,6 +87,7 @@ class CameraModelParameters(ConfigMixin):
 
     vignetting_log_coefficients: tuple[tuple[float, ...], ...] = ()
     camera_gain: tuple[float, ...] = ()
+    environment_camera_gain: EnvironmentCameraGain = EnvironmentCameraGain()
     psf_sigma_px: float = 0.0
     shot_noise_a: float = 0.0
     read_noise_b: float = 0.0
@@ -92,6 +105,9 @@ class CameraModelParameters(ConfigMixin):
             bad("vignetting_log_coefficients", "must be non-empty lists of finite numbers")
         if not all(g > 0 and math.isfinite(g) for g in self.camera_gain):
             bad("camera_gain", "must be positive")
+        for env, gains in self.environment_camera_gain.to_dict().items():
+            if gains and (len(gains) != len(self.camera_gain) or not all(g > 0 and math.isfinite(g) for g in gains)):
+                bad("environment_camera_gain", f"'{env}' needs one positive entry per camera")
         if not 0 <= self.psf_sigma_px <= 10:
             bad("psf_sigma_px", "must be in [0, 10] px")
         if self.shot_noise_a < 0 or self.read_noise_b < 0:
@@ -189,10 +205,12 @@ class CameraSensorModel:
 
     config: switches; cameras: calibrations (index i uses the fit of cam i); seed: drives
     the noise (counter-based: pixel (r, c) of camera i in frame n gets the same draw for
-    the same seed whatever the threading).
+    the same seed whatever the threading); environment: the EuRoC environment whose
+    fitted camera gains apply ("machine_hall", "vicon_room"; None: the default gains).
     """
 
-    def __init__(self, config: CameraSensorConfig, cameras: tuple[CameraCalibration, ...], seed: int):
+    def __init__(self, config: CameraSensorConfig, cameras: tuple[CameraCalibration, ...], seed: int,
+                 environment: str | None = None):
         if not cameras:
             raise DatasetError("camera sensor model: need at least one camera")
         if seed < 0:
@@ -200,9 +218,14 @@ class CameraSensorModel:
         self.config = config
         self.cameras = tuple(cameras)
         self.params = load_parameters(config.parameters)
-        if len(self.cameras) > len(self.params.camera_gain):
+        self.camera_gain = self.params.camera_gain
+        if environment is not None:
+            if environment not in self.params.environment_camera_gain.to_dict():
+                raise DatasetError(f"camera sensor model: unknown environment '{environment}'")
+            self.camera_gain = getattr(self.params.environment_camera_gain, environment) or self.camera_gain
+        if len(self.cameras) > len(self.camera_gain):
             raise DatasetError(f"camera sensor model: {len(self.cameras)} cameras but the parameter file fits "
-                               f"{len(self.params.camera_gain)}")
+                               f"{len(self.camera_gain)}")
         for cam in self.cameras:
             if cam.distortion_model not in _sensor_kernels.DISTORTION_CODES:
                 raise DatasetError(f"{cam.name}: unsupported distortion model '{cam.distortion_model}'")
@@ -215,7 +238,7 @@ class CameraSensorModel:
             if on and config.vignetting:
                 scale *= vignetting_map(cam, self.params.vignetting_log_coefficients[i])
             if on and config.camera_gain:
-                scale *= self.params.camera_gain[i]
+                scale *= self.camera_gain[i]
             self._scale.append(scale.astype(np.float32))
         self._taps = gaussian_taps(self.params.psf_sigma_px) \
             if on and config.optical_blur and self.params.psf_sigma_px > 0 else None

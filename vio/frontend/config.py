@@ -48,6 +48,10 @@ class FrontendConfig(ConfigMixin):
       epipolar_threshold_px: distance of the right point from the epipolar line [px].
       min_disparity_px, max_disparity_px: accepted disparity along the baseline [px].
       stereo_prior_depth_m: depth used to seed the right-image search of new features [m].
+      stereo_retry_depths_m: further depths [m] at which a new feature that the prior-depth
+          seed did not match is tried again, in order, until it matches (the pyramid KLT
+          reaches only ~ (2^levels - 1) window/2 px from its seed; real scenes span 0.5 to
+          10 m, i.e. 5 to 100 px of EuRoC disparity). Empty: no retries.
       stereo_gain_compensation: scale the right image by mean(left) / mean(right) before
           matching (the EuRoC cameras differ by ~10 % in exposure; KLT assumes equal brightness).
     Outlier rejection (RANSAC between consecutive left frames):
@@ -82,6 +86,7 @@ class FrontendConfig(ConfigMixin):
     min_disparity_px: float = 0.5
     max_disparity_px: float = 120.0
     stereo_prior_depth_m: float = 3.0
+    stereo_retry_depths_m: tuple[float, ...] = (1.0, 0.5, 10.0)
     stereo_gain_compensation: bool = True
     ransac_threshold_px: float = 1.0
     ransac_confidence: float = 0.999
@@ -101,6 +106,14 @@ class FrontendConfig(ConfigMixin):
             if f.type == "bool":
                 if not isinstance(value, bool):
                     bad(f.name, "must be true or false")
+            elif f.name == "stereo_retry_depths_m":
+                if isinstance(value, list):
+                    value = tuple(value)
+                    object.__setattr__(self, f.name, value)
+                if not isinstance(value, tuple) or not all(
+                        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0
+                        for v in value):
+                    bad(f.name, "must be a list of depths > 0")
             elif f.type == "int":
                 if isinstance(value, bool) or not isinstance(value, int):
                     bad(f.name, "must be an integer")

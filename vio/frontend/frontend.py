@@ -8,7 +8,8 @@ left one is kept for the next frame):
 2. RANSAC between the previous and current left features (2-point with the gyro
    rotation, else 5-point), skipped when the motion is too small;
 3. Shi-Tomasi detection on the grid cells that lack features, away from live tracks;
-4. stereo KLT of every track into the right image, epipolar and disparity checks;
+4. stereo KLT of every track into the right image, epipolar and disparity checks; new
+   features the prior-depth seed misses are retried from seeds at other depths;
 5. keyframe decision; output :class:`FeatureTracks` with the frame's :class:`Workload`.
 
 Shi-Tomasi detection and KLT tracking follow the Navion front end (Suleiman et al.,
@@ -174,12 +175,12 @@ class Frontend:
             guess[unseeded] = self.stereo.seed(tr.xy[unseeded])
         right_pyramid = ImagePyramid.build(self.stereo.equalize(left, right), pyramid.levels, cfg.klt_window_px,
                                            spare.pop() if spare else None)
-        st = self.stereo.match(pyramid, right_pyramid, tr.uv, tr.xy, guess)
+        st = self.stereo.match_with_retries(pyramid, right_pyramid, tr.uv, tr.xy, guess, unseeded)
         tr.uv_right = st.uv_raw
         work = st.forward + st.backward
         wlf.count_klt(wl, work.setups, work.iterations, cfg.klt_window_px, *size, pyramid.levels)
         wlf.count_undistort(wl, st.n_checked)
-        wlf.count_stereo_checks(wl, int(unseeded.sum()), st.n_checked)
+        wlf.count_stereo_checks(wl, int(unseeded.sum()) + st.n_reseeded, st.n_checked)
         if cfg.stereo_gain_compensation:
             wlf.count_gain(wl, self.cam0.width, self.cam0.height)
         lap("stereo")

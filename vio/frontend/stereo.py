@@ -39,8 +39,8 @@ def _skew(v: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class StereoResult:
     """Right raw pixels (N, 2) and normalized coordinates (N, 2), NaN where unmatched;
-    ``ok`` (N,) bool; the work of the KLT passes (forward, backward) and the number of
-    geometric checks."""
+    ``ok`` (N,) bool; the work of the KLT passes (forward, backward), the number of
+    geometric checks and of the retry seeds placed (:meth:`StereoMatcher.match_with_retries`)."""
 
     uv_raw: np.ndarray
     xy: np.ndarray
@@ -48,6 +48,7 @@ class StereoResult:
     forward: KltStats
     backward: KltStats
     n_checked: int
+    n_reseeded: int = 0
 
 
 class StereoMatcher:
@@ -68,9 +69,11 @@ class StereoMatcher:
         self.f1 = float(np.mean(np.diag(und1.K)[:2]))
         self.und0, self.und1, self.config = und0, und1, config
 
-    def seed(self, xy0: np.ndarray) -> np.ndarray:
-        """Right raw pixels (N, 2) of left normalized points placed at ``stereo_prior_depth_m``."""
-        p0 = np.column_stack([xy0, np.ones(len(xy0))]) * self.config.stereo_prior_depth_m
+    def seed(self, xy0: np.ndarray, depth_m: float | None = None) -> np.ndarray:
+        """Right raw pixels (N, 2) of left normalized points placed at ``depth_m`` [m]
+        (default ``stereo_prior_depth_m``)."""
+        depth = self.config.stereo_prior_depth_m if depth_m is None else depth_m
+        p0 = np.column_stack([xy0, np.ones(len(xy0))]) * depth
         return self.und1.project(p0 @ self.R.T + self.t)
 
     def epipolar_error_px(self, xy0: np.ndarray, xy1: np.ndarray) -> np.ndarray:
@@ -111,3 +114,22 @@ class StereoMatcher:
         uv1[~ok] = np.nan
         xy1[~ok] = np.nan
         return StereoResult(uv1, xy1, ok, forward, backward, len(idx))
+
+    def match_with_retries(self, left: ImagePyramid, right: ImagePyramid, uv0: np.ndarray, xy0: np.ndarray,
+                           guess: np.ndarray, retry: np.ndarray) -> StereoResult:
+        """:meth:`match`, then the points flagged in ``retry`` (N,) bool (new features, seeded
+        at the prior depth) that did not match are matched again from seeds at each of
+        ``stereo_retry_depths_m`` in turn; the work of every attempt is summed."""
+        result = self.match(left, right, uv0, xy0, guess)
+        uv1, xy1, ok = result.uv_raw.copy(), result.xy.copy(), result.ok.copy()
+        forward, backward, checked, reseeded = result.forward, result.backward, result.n_checked, 0
+        for depth in self.config.stereo_retry_depths_m:
+            idx = np.flatnonzero(retry & ~ok)
+            if not len(idx):
+                break
+            again = self.match(left, right, uv0[idx], xy0[idx], self.seed(xy0[idx], depth))
+            reseeded += len(idx)
+            hit = idx[again.ok]
+            uv1[hit], xy1[hit], ok[hit] = again.uv_raw[again.ok], again.xy[again.ok], True
+            forward, backward, checked = forward + again.forward, backward + again.backward, checked + again.n_checked
+        return StereoResult(uv1, xy1, ok, forward, backward, checked, reseeded)

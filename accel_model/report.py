@@ -157,7 +157,11 @@ def _accumulate(path: Path, lines: list[str], ops: dict, traffic: dict) -> list[
             raise EnergyModelError(f"{path}:{number}: malformed workload record ({exc})") from None
         for wl in stages:
             base, conditions = split_variant(wl.stage)
-            group, variant = stage_group(base), tuple(sorted(conditions.items()))
+            try:
+                group = stage_group(base)
+            except EnergyModelError as exc:
+                raise EnergyModelError(f"{path}:{number}: {exc}") from None
+            variant = tuple(sorted(conditions.items()))
             for key, count in wl.ops.items():
                 ops[variant, group][key] += count
             for name, t in wl.buffers.items():

@@ -35,8 +35,6 @@ KNOWN_GAPS = {
     ("mh01", "vio.reprojection_rms_px"): "twin 0.41 vs real 0.76 px",
     ("v101", "cam0.gradient_median"): "twin 12.0 vs real 20.3 grey: imaged-tile fit does not carry over to frames",
     ("v101", "cam1.gradient_median"): "twin 11.2 vs real 18.4 grey (see cam0)",
-    ("v101", "imu.gyro_highpass_std.rest.x"): "twin 0.0225 vs real 0.0120 rad/s on the ground before take-off",
-    ("v101", "imu.accel_highpass_std.rest.y"): "twin 0.450 vs real 0.297 m/s^2 on the ground before take-off",
     ("v101", "vio.reprojection_rms_px"): "twin 0.65 vs real 0.20 px",
 }
 

@@ -20,6 +20,12 @@ Per environment, from every 10th frame of both cameras of a real fragment:
   the grid values with the least summed squared log misfit of all three (the statistics
   are not monotone in them).
 
+- texel_m, closed loop: the tile statistics are matched at one texel per pixel, but the
+  twin's scene depths, mip filtering and shading differ from that proxy, so the texel size
+  is then scaled (bisection in log, 1/4 to 4 times the median-depth value) until the
+  twin's rendered frames of the fragment's own span (`navion twin-gap`, first 60 frames)
+  have the real median Sobel magnitude.
+
 The largest leaf size (1 m) is an assumption, not a fit. Writes datasets/synth/texture_euroc.yaml.
 
 Run: .venv/bin/python scripts/fit_texture.py [--data ../shared/data]
@@ -28,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -44,6 +52,11 @@ ENVIRONMENTS = {"machine_hall": "euroc_mh01_moving", "vicon_room": "euroc_v101_m
 LEAF_MAX_M = 1.0  # largest leaf radius [m]: an assumption
 LEAF_MIN_GRID_M = (0.005, 0.01, 0.02, 0.04, 0.08)  # smallest leaf radius [m], fitted on this grid
 FIT_TEXELS = 512
+GROUNDTRUTH = {"euroc_mh01_moving": "euroc_groundtruth/MH_01_easy.txt",
+               "euroc_v101_micro": "euroc_groundtruth/V1_01_easy.txt"}
+RENDER_FRAMES = 60  # twin frames rendered per closed-loop step
+RENDER_IMAGE_FRAMES = 12  # of which measured
+CLOSED_LOOP_STEPS = 6
 SPREAD_GRID = np.arange(0.0, 4.01, 0.25)
 
 
@@ -156,6 +169,36 @@ def gradient_ratio_of(tiles: list[np.ndarray]) -> float:
     return float(np.mean([gradient_ratio(t) for t in tiles]))
 
 
+def rendered_gradient_ratio(data: Path, folder: str, profile: str, fitted: dict, texel_m: float,
+                            work: Path) -> float:
+    """Median Sobel magnitude of the twin's frames over the real frames' (mean of cam0 and
+    cam1; ``navion twin-gap`` on the first RENDER_FRAMES frames of the fragment) with the
+    fitted profile at ``texel_m``."""
+    from navion.twin_gap.gap import twin_gap
+
+    params, config = work / "texture.yaml", work / "synth.yaml"
+    params.write_text(yaml.safe_dump({"profiles": {profile: {**fitted, "texel_m": texel_m}}}))
+    config.write_text(yaml.safe_dump({"texture": {"parameters": str(params), "profile": profile}}))
+    gap = twin_gap(data / folder, work / "gap", groundtruth=data / GROUNDTRUTH[folder], seed=0,
+                   synth_config=config, max_frames=RENDER_FRAMES, image_frames=RENDER_IMAGE_FRAMES, vio=False)
+    rows = {r.key: r for r in gap["rows"]}
+    return float(np.mean([rows[f"{cam}.gradient_median"].ratio for cam in ("cam0", "cam1")]))
+
+
+def closed_loop_texel(data: Path, folder: str, profile: str, fitted: dict, texel_m: float) -> tuple[float, float]:
+    """(texel size [m], rendered/real median gradient at it): the scale on the measured texel
+    size (bisected in log over [1/4, 4]) at which the twin's rendered frames have the real
+    median gradient. The one-texel-per-pixel proxy ignores how the twin's scene depths, mip
+    filtering and shading differ from the real scene's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        def log_ratio(log_scale: float) -> float:
+            return math.log(rendered_gradient_ratio(data, folder, profile, fitted, texel_m * math.exp(log_scale),
+                                                    Path(tmp)))
+
+        log_scale = bisect(log_ratio, -math.log(4), math.log(4), CLOSED_LOOP_STEPS)
+        return texel_m * math.exp(log_scale), math.exp(log_ratio(log_scale))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
@@ -167,6 +210,10 @@ def main() -> None:
         disparity_px, texel_m = scene_texel_m(args.data / folder)
         profiles[name] = fit_environment(images, texel_m)
         profiles[name]["measured"]["median_stereo_disparity_px"] = round(disparity_px, 3)
+        profiles[name]["measured"]["texel_m_at_median_depth"] = round(texel_m, 6)
+        closed, ratio = closed_loop_texel(args.data, folder, name, profiles[name], texel_m)
+        profiles[name]["texel_m"] = round(closed, 6)
+        profiles[name]["measured"]["rendered_over_real_gradient_median"] = round(ratio, 4)
         profiles[name]["source"] = f"{folder}: every 10th frame of cam0 and cam1"
         print(name, {k: v for k, v in profiles[name].items() if k != "quantiles"}, flush=True)
     header = (f"# Natural texture model fitted to real EuRoC frames by scripts/fit_texture.py on "

@@ -45,6 +45,7 @@ import yaml
 from datasets.euroc import open_euroc
 from datasets.synth.sensor_model import load_parameters as load_camera_parameters
 from datasets.synth.texture import FITTED_PARAMETERS, natural_layers
+from navion.twin_gap.images import gradient_magnitude
 from vio.frontend import Frontend, FrontendConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,9 +70,8 @@ def frames(folder: Path, stride: int = 10) -> list[np.ndarray]:
 
 
 def gradient_ratio(image: np.ndarray) -> float:
-    """90th percentile / median of the Sobel gradient magnitude."""
-    im = image.astype(np.float32)
-    mag = np.hypot(cv2.Sobel(im, cv2.CV_32F, 1, 0), cv2.Sobel(im, cv2.CV_32F, 0, 1))
+    """90th percentile / median of the Sobel gradient magnitude of a uint8 image."""
+    mag = gradient_magnitude(image)
     return float(np.percentile(mag, 90) / np.median(mag))
 
 
@@ -115,12 +115,11 @@ def as_imaged(tile: np.ndarray, seed: int) -> np.ndarray:
     blurred = cv2.GaussianBlur(tile.astype(np.float64), (0, 0), camera.psf_sigma_px, borderType=cv2.BORDER_REFLECT)
     noise = np.random.default_rng([seed, 5]).standard_normal(tile.shape) * np.sqrt(camera.shot_noise_a * blurred
                                                                                   + camera.read_noise_b)
-    return np.clip(np.round(blurred + noise), 0, 255)
+    return np.clip(np.round(blurred + noise), 0, 255).astype(np.uint8)
 
 
 def median_gradient(image: np.ndarray) -> float:
-    im = image.astype(np.float32)
-    return float(np.median(np.hypot(cv2.Sobel(im, cv2.CV_32F, 1, 0), cv2.Sobel(im, cv2.CV_32F, 0, 1))))
+    return float(np.median(gradient_magnitude(image)))
 
 
 def bisect(f, lo: float, hi: float, steps: int) -> float:
@@ -151,7 +150,8 @@ def fit_environment(images: list[np.ndarray], texel_m: float) -> dict:
             return [as_imaged(255 * lay.compose(weight, spread, quantiles), k) for k, lay in enumerate(layers)]
 
         for spread in SPREAD_GRID:
-            weight = bisect(lambda w: gradient_ratio_of(tiles(w, spread)) - targets[0], 0.0, 4.0, 7)
+            weight = bisect(lambda w: np.mean([gradient_ratio(t) for t in tiles(w, spread)]) - targets[0],
+                            0.0, 4.0, 7)
             measured = measure(tiles(weight, spread))
             misfit = float(np.sum(np.log(measured / targets) ** 2))
             if best is None or misfit < best[0]:
@@ -163,10 +163,6 @@ def fit_environment(images: list[np.ndarray], texel_m: float) -> dict:
             "quantiles": [round(q, 5) for q in quantiles],
             "measured": {"frames": len(images), **{f"real_{n}": round(float(v), 4) for n, v in zip(names, targets)},
                          **{f"fitted_{n}": round(float(v), 4) for n, v in zip(names, measured)}}}
-
-
-def gradient_ratio_of(tiles: list[np.ndarray]) -> float:
-    return float(np.mean([gradient_ratio(t) for t in tiles]))
 
 
 def rendered_gradient_ratio(data: Path, folder: str, profile: str, fitted: dict, texel_m: float,

@@ -22,7 +22,7 @@ from .config import SynthConfig
 from .imu import ImuSimConfig, simulate_imu
 from .calibration_error import true_camera
 from .render import StereoRenderer
-from .sensor_model import CameraSensorModel, EnvironmentCameraGain
+from .sensor_model import CameraSensorModel
 from .texture import build_bank, resolve_profile
 from .vibration import VibrationConfig
 from .trajectory import BodyTrajectory, default_trajectory, trajectory_from_tum
@@ -177,9 +177,8 @@ def generate_sequence(out_dir: str | Path, config: SynthConfig = SynthConfig(),
 
     renderer = StereoRenderer(scene.world, render_cams, image_noise_sigma=config.image_noise_sigma,
                               backend=config.renderer)
-    fitted_gain = scene.environment in EnvironmentCameraGain.__dataclass_fields__
     sensor = None if config.ideal else CameraSensorModel(config.camera, render_cams, seed=config.seed,
-                                                         environment=scene.environment if fitted_gain else None)
+                                                         environment=scene.environment)
     with EurocWriter(out_dir, cam0, cam1, imu_cal, png_compression=config.png_compression,
                      overwrite=overwrite) as writer:
         writer.write_imu(imu.timestamps_ns, imu.gyro, imu.accel)

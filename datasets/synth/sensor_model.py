@@ -206,7 +206,8 @@ class CameraSensorModel:
     config: switches; cameras: calibrations (index i uses the fit of cam i); seed: drives
     the noise (counter-based: pixel (r, c) of camera i in frame n gets the same draw for
     the same seed whatever the threading); environment: the EuRoC environment whose
-    fitted camera gains apply ("machine_hall", "vicon_room"; None: the default gains).
+    fitted camera gains apply ("machine_hall", "vicon_room"; None or an environment
+    without fitted gains: the default gains).
     """
 
     def __init__(self, config: CameraSensorConfig, cameras: tuple[CameraCalibration, ...], seed: int,
@@ -218,11 +219,8 @@ class CameraSensorModel:
         self.config = config
         self.cameras = tuple(cameras)
         self.params = load_parameters(config.parameters)
-        self.camera_gain = self.params.camera_gain
-        if environment is not None:
-            if environment not in self.params.environment_camera_gain.to_dict():
-                raise DatasetError(f"camera sensor model: unknown environment '{environment}'")
-            self.camera_gain = getattr(self.params.environment_camera_gain, environment) or self.camera_gain
+        fitted = self.params.environment_camera_gain.to_dict().get(environment) if environment else None
+        self.camera_gain = tuple(fitted) if fitted else self.params.camera_gain
         if len(self.cameras) > len(self.camera_gain):
             raise DatasetError(f"camera sensor model: {len(self.cameras)} cameras but the parameter file fits "
                                f"{len(self.camera_gain)}")

@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     meta = gap["meta"]
     print_table(gap["rows"], f"twin gap over {meta['span_s']} s ({meta['real_frames']} real, "
                              f"{meta['twin_frames']} twin frames)")
+    if "warning" in meta:
+        print(f"warning: {meta['warning']}")
     flagged = [r for r in gap["rows"] if r.flag == "OUT"]
     print(f"{len(flagged)} rows outside their band; wrote gap.json, gap.md, imu_psd.png, gradient_histogram.png, "
           f"frames.png, vignetting.png to {args.out}")

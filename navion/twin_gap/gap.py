@@ -17,6 +17,9 @@ from .twin import (SpanView, as_euroc_groundtruth, common_span, groundtruth_rate
 DEFAULT_IMAGE_FRAMES = 40
 
 
+MIN_CONTEXT_S = 30.0  # shorter ground truth than this (EuRoC: 84-182 s) cannot give the twin's context [s]
+
+
 def strided(stamps: np.ndarray, n: int) -> np.ndarray:
     """At most ``n`` stamps spread evenly over ``stamps`` (all of them when fewer)."""
     if len(stamps) <= n:
@@ -133,6 +136,11 @@ def twin_gap(real_path: str | Path, out_dir: str | Path, twin_path: str | Path |
         "imu_residual": "reported" if dense else f"not reported (ground truth at {gt_rate:.0f} Hz < {MIN_GT_RATE_HZ:.0f} Hz)",
         "seed": seed, "synth_config": str(synth_config) if synth_config else "default SynthConfig",
     }
+    context_s = (int(poses.timestamps_ns[-1]) - int(poses.timestamps_ns[0])) * 1e-9
+    if twin_path is None and context_s < MIN_CONTEXT_S:
+        meta["warning"] = (f"the ground truth covers only {context_s:.1f} s: the twin's hall and IMU vibration "
+                           "regimes are fitted to it alone; give the whole sequence's ground truth with "
+                           "--groundtruth (docs/synth_realism.md)")
     write_outputs(out, rows, meta, measures["real"], measures["twin"])
     plots.plot_imu_psd(measures["real"]["imu"], measures["twin"]["imu"], out / "imu_psd.png")
     plots.plot_gradient_histograms(measures["real"]["images"], measures["twin"]["images"], out / "gradient_histogram.png")

@@ -401,23 +401,8 @@ def motion_blur_exact(radiance, range_m, bearings, R_s_mid, t_s_mid, intrinsics,
         us = np.empty(k_count)
         vs = np.empty(k_count)
         for j in range(w):
-            rng = range_m[i, j]
-            finite = math.isfinite(rng)
-            bx, by, bz = bearings[i, j, 0], bearings[i, j, 1], bearings[i, j, 2]
-            px, py, pz = (bx * rng, by * rng, bz * rng) if finite else (bx, by, bz)
-            valid = k_count > 1
-            for k in range(k_count):
-                x = R_s_mid[k, 0, 0] * px + R_s_mid[k, 0, 1] * py + R_s_mid[k, 0, 2] * pz
-                y = R_s_mid[k, 1, 0] * px + R_s_mid[k, 1, 1] * py + R_s_mid[k, 1, 2] * pz
-                z = R_s_mid[k, 2, 0] * px + R_s_mid[k, 2, 1] * py + R_s_mid[k, 2, 2] * pz
-                if finite:
-                    x += t_s_mid[k, 0]
-                    y += t_s_mid[k, 1]
-                    z += t_s_mid[k, 2]
-                if z <= 1e-6:
-                    valid = False
-                    break
-                us[k], vs[k] = K.project(x, y, z, fu, fv, cu, cv, model, distortion)
+            valid = k_count > 1 and K._reproject(i, j, range_m, bearings, R_s_mid, t_s_mid, fu, fv, cu, cv,
+                                                 model, distortion, us, vs)
             if not valid:
                 out[i, j] = radiance[i, j]
                 continue

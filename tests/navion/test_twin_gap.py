@@ -205,3 +205,13 @@ def test_end_to_end_on_v101_with_external_groundtruth(capsys, tmp_path):
     rows = {r["key"]: r for r in gap["rows"]}
     assert rows["imu.gyro_residual_std.x"]["real"] is not None  # dense GT: residual reported
     assert rows["stereo.gain_ratio"]["real"] == pytest.approx(0.9, abs=0.1)
+
+
+def test_short_groundtruth_warns(capsys, tmp_path):
+    """The fragment's own 11 s of ground truth cannot give the twin its hall and IMU regimes."""
+    mh01 = shared_data("euroc_mh01_moving")
+    code, stdout, err = run(capsys, "twin-gap", mh01, "--out", tmp_path / "gap", "--max-frames", 4,
+                            "--image-frames", 1, "--no-vio")
+    assert code == 0, err
+    assert "warning: the ground truth covers only 10.9 s" in stdout
+    assert "covers only" in json.loads((tmp_path / "gap" / "gap.json").read_text())["meta"]["warning"]
